@@ -1,0 +1,44 @@
+/* How the model runs its parallel work and its per-operation timers, without knowing threads:
+ * the harness passes a parallel_for (its pinned pool) and, when profiling, a table of op timers. */
+#ifndef QK_MODEL_EXEC_H
+#define QK_MODEL_EXEC_H
+
+/* Body of a parallel loop: handle items [begin, end). worker is 0..n_workers-1 (0 = calling thread). */
+typedef void (*qk_range_fn)(void *arg, int begin, int end, int worker);
+
+/* Runs fn over [0, n) split into contiguous ranges, one per worker, and returns when all are done. */
+typedef void (*qk_parallel_for_fn)(void *pool, int n, qk_range_fn fn, void *arg);
+
+/* Operations timed by the forward-pass profile. */
+typedef enum {
+    QK_OP_EMBED,
+    QK_OP_NORM,       /* attn/post-attn/ffn/post-ffw/output norms */
+    QK_OP_QK_NORM,    /* per-head q/k norms */
+    QK_OP_QUANTIZE,   /* activation quantisation (INT8 path) */
+    QK_OP_MATMUL_Q,
+    QK_OP_MATMUL_K,
+    QK_OP_MATMUL_V,
+    QK_OP_MATMUL_O,
+    QK_OP_MATMUL_GATE,
+    QK_OP_MATMUL_UP,
+    QK_OP_MATMUL_DOWN,
+    QK_OP_MATMUL_DENSE,
+    QK_OP_ROPE,
+    QK_OP_ATTENTION,
+    QK_OP_GELU,
+    QK_OP_RESIDUAL,
+    QK_OP_POOL,       /* mean pooling + L2 normalisation */
+    QK_OP_COUNT
+} qk_op;
+
+const char *qk_op_name(qk_op op);
+int qk_op_is_matmul(qk_op op);
+
+typedef struct {
+    qk_parallel_for_fn parallel_for; /* NULL: run serially on the calling thread */
+    void *pool;
+    int n_workers;                   /* >= 1: how many workers parallel_for uses */
+    double *op_seconds;              /* NULL: profiling off (no clock reads); else QK_OP_COUNT sums */
+} qk_exec;
+
+#endif
