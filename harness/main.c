@@ -1,7 +1,45 @@
-/* qkbench: the command line. (Being built up: see the open issues.) */
+/* qkbench: the command line. Each subcommand lives in its own cmd_*.c file. */
 #include <stdio.h>
+#include <string.h>
 
-int main(void) {
-    fprintf(stderr, "qkbench: no commands yet\n");
+#include "commands.h"
+
+typedef struct {
+    const char *name, *summary;
+    int (*run)(int argc, char **argv);
+} command;
+
+static const command commands[] = {
+    {"list", "kernels compiled in, and which this CPU can run", qk_cmd_list},
+    {"gen-model", "write a synthetic EmbeddingGemma GGUF (tiny ... embeddinggemma-300m)",
+     qk_cmd_gen_model},
+    {"embed", "embed token sequences (FP32 path or any INT8 kernel)", qk_cmd_embed},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "qkbench %s (%s): Q8_0 kernels measured alone and inside EmbeddingGemma's forward pass\n\n"
+               "usage: qkbench COMMAND [options]     (qkbench COMMAND --help for each)\n\n",
+            QK_VERSION, QK_GIT_COMMIT);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("qkbench %s (%s, %s, %s)\n", QK_VERSION, QK_GIT_COMMIT, QK_BUILD_TYPE, QK_COMPILER);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "qkbench: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
     return 2;
 }

@@ -1,0 +1,185 @@
+/* qkbench embed: one embedding per token sequence, through the FP32 path or a registry kernel. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../model/gemma.h"
+#include "cli.h"
+#include "commands.h"
+#include "measure.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: qkbench embed --model FILE (--tokens IDS ... | --tokens-file FILE) [options]\n"
+            "\n"
+            "Runs the EmbeddingGemma forward pass and prints one line per sequence: the L2-normalised\n"
+            "embedding, n_embd floats (%%.9g) separated by single spaces. Token ids are used as given\n"
+            "(add BOS=2 first and EOS=1 last yourself).\n"
+            "\n"
+            "  --model FILE        GGUF file (architecture gemma-embedding)\n"
+            "  --tokens IDS        a sequence, e.g. 2,818,5279,1 (repeatable: one line out each)\n"
+            "  --tokens-file FILE  one sequence per line, ids separated by spaces or commas\n"
+            "  --path int8|fp32    INT8 path through a registry kernel (default), or FP32 with\n"
+            "                      dequantised weights (the accuracy reference)\n"
+            "  --kernel VARIANT    kernel variant for the INT8 path (default zero-copy; see qkbench list)\n"
+            "  --isa ISA           scalar, avx2 or avx512vnni (default: the best this CPU has)\n"
+            "  --act-scale token|block  int8 activation scales: one per token (the seed story's) or\n"
+            "                      one per 32-value block (ggml's Q8_0 scheme); default token\n"
+            "  --time              print the time of each forward pass to stderr\n");
+}
+
+typedef struct {
+    int32_t **seqs;
+    int *lens;
+    int n;
+} seq_list;
+
+static int add_seq(seq_list *s, const char *text, qk_error *err) {
+    int32_t *ids;
+    int n;
+    if (qk_parse_int_list(text, &ids, &n, err)) return -1;
+    if (n == 0) {
+        free(ids);
+        return 0; /* blank line */
+    }
+    int32_t **seqs = realloc(s->seqs, (size_t)(s->n + 1) * sizeof *seqs);
+    int *lens = seqs ? realloc(s->lens, (size_t)(s->n + 1) * sizeof *lens) : NULL;
+    if (seqs) s->seqs = seqs;
+    if (lens) s->lens = lens;
+    if (!seqs || !lens) {
+        free(ids);
+        return qk_fail(err, "out of memory");
+    }
+    s->seqs[s->n] = ids;
+    s->lens[s->n++] = n;
+    return 0;
+}
+
+static int read_tokens_file(seq_list *s, const char *path, qk_error *err) {
+    FILE *f = fopen(path, "r");
+    if (!f) return qk_fail(err, "%s: cannot open: %m", path);
+    char *line = NULL;
+    size_t cap = 0;
+    int lineno = 0, rc = 0;
+    while (getline(&line, &cap, f) >= 0) {
+        lineno++;
+        if (add_seq(s, line, err)) {
+            rc = qk_fail_prefix(err, "%s:%d", path, lineno);
+            break;
+        }
+    }
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+static void free_seqs(seq_list *s) {
+    for (int i = 0; i < s->n; i++) free(s->seqs[i]);
+    free(s->seqs);
+    free(s->lens);
+}
+
+int qk_cmd_embed(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'},    {"tokens", required_argument, 0, 't'},
+        {"tokens-file", required_argument, 0, 'f'}, {"path", required_argument, 0, 'p'},
+        {"kernel", required_argument, 0, 'k'},   {"isa", required_argument, 0, 'i'},
+        {"act-scale", required_argument, 0, 'a'}, {"time", no_argument, 0, 'T'},
+        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+    const char *model = NULL, *variant = "zero-copy", *isa = NULL;
+    qk_gemma_options opt = {QK_PATH_INT8, NULL, QK_ACT_PER_TOKEN};
+    seq_list seqs = {0};
+    int timing = 0, c, rc = 2;
+    qk_error err;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 't':
+            if (add_seq(&seqs, optarg, &err)) goto fail_usage;
+            break;
+        case 'f':
+            if (read_tokens_file(&seqs, optarg, &err)) goto fail_usage;
+            break;
+        case 'p':
+            if (strcmp(optarg, "int8") == 0)
+                opt.path = QK_PATH_INT8;
+            else if (strcmp(optarg, "fp32") == 0)
+                opt.path = QK_PATH_FP32;
+            else {
+                qk_fail(&err, "--path: '%s' is neither int8 nor fp32", optarg);
+                goto fail_usage;
+            }
+            break;
+        case 'k': variant = optarg; break;
+        case 'i': isa = optarg; break;
+        case 'a':
+            if (strcmp(optarg, "token") == 0)
+                opt.act_granularity = QK_ACT_PER_TOKEN;
+            else if (strcmp(optarg, "block") == 0)
+                opt.act_granularity = QK_ACT_PER_BLOCK;
+            else {
+                qk_fail(&err, "--act-scale: '%s' is neither token nor block", optarg);
+                goto fail_usage;
+            }
+            break;
+        case 'T': timing = 1; break;
+        case 'h': usage(stdout); free_seqs(&seqs); return 0;
+        default: usage(stderr); free_seqs(&seqs); return 2;
+        }
+    }
+    if (!model || seqs.n == 0 || optind != argc) {
+        usage(stderr);
+        free_seqs(&seqs);
+        return 2;
+    }
+    if (opt.path == QK_PATH_INT8) {
+        opt.kernel = isa ? qk_kernel_find(variant, isa) : qk_kernel_best(variant);
+        if (!opt.kernel) {
+            qk_fail(&err, "no kernel %s%s%s (see qkbench list)", variant, isa ? "/" : "",
+                    isa ? isa : "");
+            goto fail_usage;
+        }
+        const char *why = NULL;
+        if (!qk_kernel_available(opt.kernel, &why)) {
+            qk_fail(&err, "kernel %s/%s is unavailable: %s", opt.kernel->variant, opt.kernel->isa,
+                    why ? why : "?");
+            goto fail_usage;
+        }
+    }
+    qk_gemma_model *m;
+    double t0 = qk_now_seconds();
+    if (qk_gemma_load(&m, model, &opt, &err)) {
+        free_seqs(&seqs);
+        return qk_cli_error("embed", 1, &err);
+    }
+    if (timing)
+        fprintf(stderr, "load: %.1f ms (%s path%s%s%s)\n", 1e3 * (qk_now_seconds() - t0),
+                opt.path == QK_PATH_FP32 ? "fp32" : "int8", opt.kernel ? ", kernel " : "",
+                opt.kernel ? opt.kernel->variant : "", opt.kernel ? "" : "");
+    const int dim = qk_gemma_out_dim(m);
+    float *out = malloc((size_t)dim * sizeof *out);
+    rc = out ? 0 : 1;
+    for (int s = 0; s < seqs.n && rc == 0; s++) {
+        double ts = qk_now_seconds();
+        if (qk_gemma_embed(m, seqs.seqs[s], seqs.lens[s], out, NULL, &err)) {
+            fprintf(stderr, "qkbench embed: sequence %d: %s\n", s + 1, err.msg);
+            rc = 1;
+            break;
+        }
+        double te = qk_now_seconds();
+        for (int i = 0; i < dim; i++) printf(i ? " %.9g" : "%.9g", out[i]);
+        printf("\n");
+        if (timing)
+            fprintf(stderr, "sequence %d: %d tokens, forward pass %.2f ms\n", s + 1, seqs.lens[s],
+                    1e3 * (te - ts));
+    }
+    free(out);
+    qk_gemma_free(m);
+    free_seqs(&seqs);
+    return rc;
+fail_usage:
+    free_seqs(&seqs);
+    return qk_cli_error("embed", 2, &err);
+}

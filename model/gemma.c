@@ -1,0 +1,788 @@
+#include "gemma.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "q8_0.h"
+
+struct qk_gemma_model {
+    qk_gguf gguf;
+    qk_gemma_config cfg;
+    qk_gemma_options opt;
+    qk_gemma_layer *layers;
+    const qk_gguf_tensor *token_embd;
+    const float *output_norm;
+    qk_gemma_weight dense2, dense3;
+    int has_dense;
+    float **owned_norms; /* norm weights converted to F32 when the file stores them otherwise */
+    int n_owned_norms;
+    uint64_t matmul_weight_bytes, prepared_bytes, fp32_bytes;
+
+    /* scratch, sized by qk_gemma_reserve */
+    int cap_tokens, cap_workers;
+    size_t scratch_bytes;
+    float *h, *a, *q, *k, *v, *o, *t, *g, *u, *z, *pooled, *dense_buf, *dense_out;
+    float *rope_cos, *rope_sin, *scores;
+    int8_t *act_q;
+    float *act_scale;
+    int last_tokens;
+};
+
+/* ---------------------------------------------------------------- configuration */
+
+static int get_u32_or(const qk_gguf *g, const char *key, uint32_t dflt, uint32_t *out,
+                      qk_error *err) {
+    if (!qk_gguf_find_kv(g, key)) {
+        *out = dflt;
+        return 0;
+    }
+    return qk_gguf_get_u32(g, key, out, err);
+}
+
+static int get_f32_or(const qk_gguf *g, const char *key, float dflt, float *out, qk_error *err) {
+    if (!qk_gguf_find_kv(g, key)) {
+        *out = dflt;
+        return 0;
+    }
+    return qk_gguf_get_f32(g, key, out, err);
+}
+
+static int read_layer_pattern(const qk_gguf *g, const char *key, qk_gemma_config *c,
+                              qk_error *err) {
+    const qk_gguf_kv *kv = qk_gguf_find_kv(g, key);
+    uint32_t period = 6; /* llama.cpp's default for this architecture (spec section 2) */
+    if (kv && kv->type == QK_GGUF_ARRAY) {
+        if (kv->arr_type != QK_GGUF_BOOL || kv->arr_n < (uint64_t)c->n_layer)
+            return qk_fail(err, "%s: key %s: expected an array of %d bools", g->path, key,
+                           c->n_layer);
+        for (int il = 0; il < c->n_layer; il++) c->sliding[il] = *qk_gguf_arr_elem(kv, il) != 0;
+        return 0;
+    }
+    if (kv && qk_gguf_get_u32(g, key, &period, err)) return -1;
+    for (int il = 0; il < c->n_layer; il++)
+        c->sliding[il] = period == 0 ? 0 : (uint32_t)(il % period) < period - 1;
+    return 0;
+}
+
+int qk_gemma_read_config(const qk_gguf *g, qk_gemma_config *c, qk_error *err) {
+    memset(c, 0, sizeof *c);
+    qk_str arch;
+    if (qk_gguf_get_str(g, "general.architecture", &arch, err)) return -1;
+    if (!qk_str_eq(arch, "gemma-embedding"))
+        return qk_fail(err, "%s: general.architecture is '%.*s', expected 'gemma-embedding'",
+                       g->path, (int)(arch.len > 64 ? 64 : arch.len), arch.ptr);
+
+    struct {
+        const char *key;
+        int *dst;
+        int required;
+        uint32_t dflt;
+    } ints[] = {
+        {"gemma-embedding.context_length", &c->n_ctx, 1, 0},
+        {"gemma-embedding.embedding_length", &c->n_embd, 1, 0},
+        {"gemma-embedding.block_count", &c->n_layer, 1, 0},
+        {"gemma-embedding.feed_forward_length", &c->n_ff, 1, 0},
+        {"gemma-embedding.attention.head_count", &c->n_head, 1, 0},
+        {"gemma-embedding.attention.sliding_window", &c->n_swa, 1, 0},
+    };
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        uint32_t v;
+        if (qk_gguf_get_u32(g, ints[i].key, &v, err)) return -1;
+        if (v == 0 || v > (1u << 30))
+            return qk_fail(err, "%s: key %s = %u is out of range", g->path, ints[i].key, v);
+        *ints[i].dst = (int)v;
+    }
+    if (c->n_layer > QK_GEMMA_MAX_LAYERS)
+        return qk_fail(err, "%s: block_count %d exceeds the supported %d", g->path, c->n_layer,
+                       QK_GEMMA_MAX_LAYERS);
+    uint32_t v;
+    if (get_u32_or(g, "gemma-embedding.attention.head_count_kv", (uint32_t)c->n_head, &v, err))
+        return -1;
+    c->n_head_kv = (int)v;
+    if (c->n_head_kv == 0 || c->n_head % c->n_head_kv != 0)
+        return qk_fail(err, "%s: head_count_kv %d does not divide head_count %d", g->path,
+                       c->n_head_kv, c->n_head);
+    if (c->n_embd % c->n_head != 0 && !qk_gguf_find_kv(g, "gemma-embedding.attention.key_length"))
+        return qk_fail(err, "%s: head_count %d does not divide embedding_length %d", g->path,
+                       c->n_head, c->n_embd);
+    if (get_u32_or(g, "gemma-embedding.attention.key_length", (uint32_t)(c->n_embd / c->n_head),
+                   &v, err))
+        return -1;
+    c->head_dim = (int)v;
+    uint32_t vlen;
+    if (get_u32_or(g, "gemma-embedding.attention.value_length", v, &vlen, err)) return -1;
+    if (vlen != v)
+        return qk_fail(err, "%s: value_length %u differs from key_length %u (not supported)",
+                       g->path, vlen, v);
+    if (c->head_dim == 0 || c->head_dim % 2 != 0 || c->head_dim > 4096)
+        return qk_fail(err, "%s: head dimension %d must be even and in 2..4096", g->path,
+                       c->head_dim);
+    if (get_u32_or(g, "gemma-embedding.rope.dimension_count", (uint32_t)c->head_dim, &v, err))
+        return -1;
+    c->n_rot = (int)v;
+    if (c->n_rot % 2 != 0 || c->n_rot > c->head_dim)
+        return qk_fail(err, "%s: rope.dimension_count %d must be even and <= head dim %d",
+                       g->path, c->n_rot, c->head_dim);
+    if (qk_gguf_get_f32(g, "gemma-embedding.attention.layer_norm_rms_epsilon", &c->eps, err))
+        return -1;
+    if (get_f32_or(g, "gemma-embedding.rope.freq_base", 10000.0f, &c->rope_base, err)) return -1;
+    /* sliding layers: the key when present, else 10000 (never the global base; spec section 2) */
+    if (get_f32_or(g, "gemma-embedding.rope.freq_base_swa", 10000.0f, &c->rope_base_swa, err))
+        return -1;
+    if (get_u32_or(g, "gemma-embedding.pooling_type", 1, &v, err)) return -1;
+    if (v != 1)
+        return qk_fail(err, "%s: pooling_type %u is not supported (only 1 = mean)", g->path, v);
+    c->pooling = 1;
+    if (read_layer_pattern(g, "gemma-embedding.attention.sliding_window_pattern", c, err))
+        return -1;
+    const qk_gguf_tensor *emb = qk_gguf_find_tensor(g, "token_embd.weight");
+    if (!emb) return qk_fail(err, "%s: tensor token_embd.weight is missing", g->path);
+    if (emb->ne[1] > INT32_MAX)
+        return qk_fail(err, "%s: token_embd.weight has too many rows", g->path);
+    c->n_vocab = (int)emb->ne[1];
+    const qk_gguf_tensor *d2 = qk_gguf_find_tensor(g, "dense_2.weight");
+    c->dense_ff = d2 && d2->ne[1] <= (1 << 20) ? (int)d2->ne[1] : 0;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- loading */
+
+static int check_shape(const qk_gguf *g, const qk_gguf_tensor *t, const char *name, int64_t ne0,
+                       int64_t ne1, qk_error *err) {
+    if (!t) return qk_fail(err, "%s: tensor %s is missing", g->path, name);
+    int64_t want_n_dims = ne1 > 1 ? 2 : 1;
+    if ((int64_t)t->n_dims > want_n_dims || t->ne[0] != ne0 || t->ne[1] != ne1 || t->ne[2] != 1 ||
+        t->ne[3] != 1)
+        return qk_fail(err, "%s: tensor %s has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld]",
+                       g->path, name, (long long)t->ne[0], (long long)t->ne[1],
+                       (long long)t->ne[2], (long long)t->ne[3], (long long)ne0, (long long)ne1);
+    return 0;
+}
+
+/* Dequantises any supported tensor type to F32 (rows of ne0 values). */
+static void tensor_row_to_f32(const qk_gguf_tensor *t, int64_t row, float *dst) {
+    const int64_t n = t->ne[0];
+    switch (t->type) {
+    case QK_GGML_F32: memcpy(dst, t->data + row * n * 4, (size_t)n * 4); break;
+    case QK_GGML_F16:
+        for (int64_t i = 0; i < n; i++) {
+            uint16_t h;
+            memcpy(&h, t->data + (row * n + i) * 2, 2);
+            dst[i] = qk_fp16_to_fp32(h);
+        }
+        break;
+    case QK_GGML_BF16:
+        for (int64_t i = 0; i < n; i++) {
+            uint16_t h;
+            memcpy(&h, t->data + (row * n + i) * 2, 2);
+            uint32_t u = (uint32_t)h << 16;
+            memcpy(&dst[i], &u, 4);
+        }
+        break;
+    case QK_GGML_Q8_0:
+        qk_q8_0_dequantize_row(t->data + row * (n / QK8_0) * QK8_0_BLOCK_BYTES, dst, (int)n);
+        break;
+    }
+}
+
+static int load_norm(qk_gemma_model *m, const char *name, int64_t n, const float **out,
+                     qk_error *err) {
+    const qk_gguf_tensor *t = qk_gguf_find_tensor(&m->gguf, name);
+    if (check_shape(&m->gguf, t, name, n, 1, err)) return -1;
+    if (t->type == QK_GGML_F32 && ((uintptr_t)t->data % sizeof(float)) == 0) {
+        *out = (const float *)(const void *)t->data; /* zero-copy */
+        return 0;
+    }
+    if (t->type == QK_GGML_Q8_0)
+        return qk_fail(err, "%s: tensor %s is Q8_0; norm weights must be F32, F16 or BF16",
+                       m->gguf.path, name);
+    float *buf = malloc((size_t)n * sizeof(float));
+    float **list = realloc(m->owned_norms, (size_t)(m->n_owned_norms + 1) * sizeof *list);
+    if (!buf || !list) {
+        free(buf);
+        if (list) m->owned_norms = list;
+        return qk_fail(err, "out of memory converting %s", name);
+    }
+    m->owned_norms = list;
+    m->owned_norms[m->n_owned_norms++] = buf;
+    tensor_row_to_f32(t, 0, buf);
+    m->fp32_bytes += (uint64_t)n * sizeof(float);
+    *out = buf;
+    return 0;
+}
+
+static int load_weight(qk_gemma_model *m, const char *name, int64_t cols, int64_t rows,
+                       qk_gemma_weight *w, qk_error *err) {
+    const qk_gguf_tensor *t = qk_gguf_find_tensor(&m->gguf, name);
+    if (check_shape(&m->gguf, t, name, cols, rows, err)) return -1;
+    memset(w, 0, sizeof *w);
+    w->tensor = t;
+    w->rows = (int)rows;
+    w->cols = (int)cols;
+    m->matmul_weight_bytes += t->nbytes;
+    if (m->opt.path == QK_PATH_FP32) {
+        w->f32 = malloc((size_t)rows * (size_t)cols * sizeof(float));
+        if (!w->f32) return qk_fail(err, "out of memory dequantising %s", name);
+        for (int64_t r = 0; r < rows; r++) tensor_row_to_f32(t, r, w->f32 + r * cols);
+        m->fp32_bytes += (uint64_t)rows * (uint64_t)cols * sizeof(float);
+        return 0;
+    }
+    if (t->type != QK_GGML_Q8_0)
+        return qk_fail(err, "%s: tensor %s is %s; the INT8 path's kernel %s/%s needs Q8_0",
+                       m->gguf.path, name, qk_ggml_type_name(t->type), m->opt.kernel->variant,
+                       m->opt.kernel->isa);
+    if (cols % QK8_0 != 0)
+        return qk_fail(err, "%s: tensor %s has %lld columns, not a multiple of 32", m->gguf.path,
+                       name, (long long)cols);
+    w->q8.blocks = t->data;
+    w->q8.rows = (int)rows;
+    w->q8.cols = (int)cols;
+    if (qk_q8_matrix_prepare(&w->q8, m->opt.kernel))
+        return qk_fail(err, "kernel %s/%s: prepare failed for %s", m->opt.kernel->variant,
+                       m->opt.kernel->isa, name);
+    m->prepared_bytes += w->q8.prepared_bytes;
+    return 0;
+}
+
+static void release_weight(qk_gemma_weight *w) {
+    qk_q8_matrix_release(&w->q8);
+    free(w->f32);
+    w->f32 = NULL;
+}
+
+static int load_layers(qk_gemma_model *m, qk_error *err) {
+    const qk_gemma_config *c = &m->cfg;
+    const int64_t E = c->n_embd, D = c->head_dim, F = c->n_ff;
+    const int64_t QD = (int64_t)c->n_head * D, KD = (int64_t)c->n_head_kv * D;
+    for (int il = 0; il < c->n_layer; il++) {
+        qk_gemma_layer *L = &m->layers[il];
+        char name[96];
+#define NAME(s) (snprintf(name, sizeof name, "blk.%d." s, il), name)
+        if (load_norm(m, NAME("attn_norm.weight"), E, &L->attn_norm, err) ||
+            load_norm(m, NAME("attn_q_norm.weight"), D, &L->q_norm, err) ||
+            load_norm(m, NAME("attn_k_norm.weight"), D, &L->k_norm, err) ||
+            load_norm(m, NAME("post_attention_norm.weight"), E, &L->post_attn_norm, err) ||
+            load_norm(m, NAME("ffn_norm.weight"), E, &L->ffn_norm, err) ||
+            load_norm(m, NAME("post_ffw_norm.weight"), E, &L->post_ffw_norm, err) ||
+            load_weight(m, NAME("attn_q.weight"), E, QD, &L->wq, err) ||
+            load_weight(m, NAME("attn_k.weight"), E, KD, &L->wk, err) ||
+            load_weight(m, NAME("attn_v.weight"), E, KD, &L->wv, err) ||
+            load_weight(m, NAME("attn_output.weight"), QD, E, &L->wo, err) ||
+            load_weight(m, NAME("ffn_gate.weight"), E, F, &L->gate, err) ||
+            load_weight(m, NAME("ffn_up.weight"), E, F, &L->up, err) ||
+            load_weight(m, NAME("ffn_down.weight"), F, E, &L->down, err))
+            return -1;
+#undef NAME
+    }
+    return 0;
+}
+
+int qk_gemma_load(qk_gemma_model **out, const char *path, const qk_gemma_options *opt,
+                  qk_error *err) {
+    *out = NULL;
+    if (opt->path == QK_PATH_INT8 && !opt->kernel)
+        return qk_fail(err, "the INT8 path needs a kernel");
+    if (opt->path == QK_PATH_INT8 && !qk_kernel_available(opt->kernel, NULL))
+        return qk_fail(err, "kernel %s/%s is not available on this CPU", opt->kernel->variant,
+                       opt->kernel->isa);
+    if (opt->act_granularity != QK_ACT_PER_TOKEN && opt->act_granularity != QK_ACT_PER_BLOCK)
+        return qk_fail(err, "activation granularity %d is neither per token nor per block",
+                       opt->act_granularity);
+    qk_gemma_model *m = calloc(1, sizeof *m);
+    if (!m) return qk_fail(err, "out of memory");
+    m->opt = *opt;
+    if (qk_gguf_open(&m->gguf, path, err)) {
+        free(m);
+        return -1;
+    }
+    qk_gemma_config *c = &m->cfg;
+    if (qk_gemma_read_config(&m->gguf, c, err)) goto fail;
+    m->layers = calloc((size_t)c->n_layer, sizeof *m->layers);
+    if (!m->layers) {
+        qk_fail(err, "out of memory");
+        goto fail;
+    }
+    m->token_embd = qk_gguf_find_tensor(&m->gguf, "token_embd.weight");
+    if (check_shape(&m->gguf, m->token_embd, "token_embd.weight", c->n_embd, c->n_vocab, err))
+        goto fail;
+    if (load_norm(m, "output_norm.weight", c->n_embd, &m->output_norm, err)) goto fail;
+    if (load_layers(m, err)) goto fail;
+    m->has_dense = c->dense_ff > 0;
+    if (m->has_dense) {
+        if (load_weight(m, "dense_2.weight", c->n_embd, c->dense_ff, &m->dense2, err) ||
+            load_weight(m, "dense_3.weight", c->dense_ff, c->n_embd, &m->dense3, err))
+            goto fail;
+    } else if (qk_gguf_find_tensor(&m->gguf, "dense_3.weight")) {
+        qk_fail(err, "%s: tensor dense_3.weight present without dense_2.weight", path);
+        goto fail;
+    }
+    *out = m;
+    return 0;
+fail:
+    qk_gemma_free(m);
+    return -1;
+}
+
+static void free_scratch(qk_gemma_model *m) {
+    float **bufs[] = {&m->h,        &m->a,        &m->q,         &m->k,         &m->v,
+                      &m->o,        &m->t,        &m->g,         &m->u,         &m->z,
+                      &m->pooled,   &m->dense_buf, &m->dense_out, &m->rope_cos, &m->rope_sin,
+                      &m->scores,   &m->act_scale};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
+        free(*bufs[i]);
+        *bufs[i] = NULL;
+    }
+    free(m->act_q);
+    m->act_q = NULL;
+    m->cap_tokens = m->cap_workers = 0;
+    m->scratch_bytes = 0;
+}
+
+void qk_gemma_free(qk_gemma_model *m) {
+    if (!m) return;
+    if (m->layers) {
+        for (int il = 0; il < m->cfg.n_layer; il++) {
+            qk_gemma_layer *L = &m->layers[il];
+            qk_gemma_weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down};
+            for (size_t i = 0; i < 7; i++) release_weight(ws[i]);
+        }
+    }
+    release_weight(&m->dense2);
+    release_weight(&m->dense3);
+    for (int i = 0; i < m->n_owned_norms; i++) free(m->owned_norms[i]);
+    free(m->owned_norms);
+    free(m->layers);
+    free_scratch(m);
+    qk_gguf_close(&m->gguf);
+    free(m);
+}
+
+const qk_gemma_config *qk_gemma_get_config(const qk_gemma_model *m) { return &m->cfg; }
+const qk_gemma_layer *qk_gemma_get_layer(const qk_gemma_model *m, int il) {
+    return il >= 0 && il < m->cfg.n_layer ? &m->layers[il] : NULL;
+}
+const qk_gemma_weight *qk_gemma_get_dense(const qk_gemma_model *m, int which) {
+    if (!m->has_dense) return NULL;
+    return which == 2 ? &m->dense2 : which == 3 ? &m->dense3 : NULL;
+}
+int qk_gemma_out_dim(const qk_gemma_model *m) { return m->cfg.n_embd; }
+
+qk_gemma_memory qk_gemma_get_memory(const qk_gemma_model *m) {
+    qk_gemma_memory mem = {m->gguf.size, m->matmul_weight_bytes, m->prepared_bytes, m->fp32_bytes,
+                           m->scratch_bytes};
+    return mem;
+}
+
+/* ---------------------------------------------------------------- scratch */
+
+int qk_gemma_reserve(qk_gemma_model *m, int n_tokens, int n_workers, qk_error *err) {
+    if (n_workers < 1) n_workers = 1;
+    if (n_tokens <= m->cap_tokens && n_workers <= m->cap_workers) return 0;
+    const qk_gemma_config *c = &m->cfg;
+    if (n_tokens < 1 || n_tokens > c->n_ctx)
+        return qk_fail(err, "sequence of %d tokens: the model takes 1..%d", n_tokens, c->n_ctx);
+    free_scratch(m);
+    const size_t N = (size_t)n_tokens, E = (size_t)c->n_embd, F = (size_t)c->n_ff;
+    const size_t QD = (size_t)c->n_head * (size_t)c->head_dim;
+    const size_t KD = (size_t)c->n_head_kv * (size_t)c->head_dim;
+    const size_t DF = c->dense_ff > 0 ? (size_t)c->dense_ff : 1;
+    size_t widest = E > F ? E : F;
+    if (QD > widest) widest = QD;
+    if (DF > widest) widest = DF;
+    struct {
+        float **p;
+        size_t n;
+    } plan[] = {
+        {&m->h, N * E},       {&m->a, N * E},
+        {&m->q, N * QD},      {&m->k, N * KD},
+        {&m->v, N * KD},      {&m->o, N * QD},
+        {&m->t, N * widest},  {&m->g, N * F},
+        {&m->u, N * F},       {&m->z, N * E},
+        {&m->pooled, E},      {&m->dense_buf, DF},
+        {&m->dense_out, E},   {&m->rope_cos, 2 * N * (size_t)c->n_rot / 2},
+        {&m->rope_sin, 2 * N * (size_t)c->n_rot / 2},
+        {&m->scores, (size_t)n_workers * N},
+        {&m->act_scale, N * (widest / QK8_0 + 1)},
+    };
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++) {
+        /* 64-byte aligned so kernels and vector loops start on a cache line */
+        size_t bytes = (plan[i].n * sizeof(float) + 63) & ~(size_t)63;
+        *plan[i].p = aligned_alloc(64, bytes);
+        if (!*plan[i].p) {
+            free_scratch(m);
+            return qk_fail(err, "out of memory for %d-token scratch buffers", n_tokens);
+        }
+        total += bytes;
+    }
+    size_t qbytes = (N * widest + 63) & ~(size_t)63;
+    m->act_q = aligned_alloc(64, qbytes);
+    if (!m->act_q) {
+        free_scratch(m);
+        return qk_fail(err, "out of memory for %d-token scratch buffers", n_tokens);
+    }
+    m->scratch_bytes = total + qbytes;
+    m->cap_tokens = n_tokens;
+    m->cap_workers = n_workers;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- operations */
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Profiling costs one branch when off. */
+#define PROF_BEGIN(ex) double prof_t0_ = (ex)->op_seconds ? now_seconds() : 0.0
+#define PROF_END(ex, op)                                                                           \
+    do {                                                                                           \
+        if ((ex)->op_seconds) (ex)->op_seconds[op] += now_seconds() - prof_t0_;                     \
+    } while (0)
+
+static void run_parallel(const qk_exec *ex, int n, qk_range_fn fn, void *arg) {
+    if (ex->parallel_for && ex->n_workers > 1 && n > 1)
+        ex->parallel_for(ex->pool, n, fn, arg);
+    else
+        fn(arg, 0, n, 0);
+}
+
+/* RMSNorm as ggml computes it: sum of squares in double, mean as float, x * (1/sqrtf(mean + eps)) * w. */
+static void rms_norm(float *dst, const float *x, const float *w, int n, float eps) {
+    double sum = 0.0;
+    for (int i = 0; i < n; i++) sum += (double)x[i] * (double)x[i];
+    const float mean = (float)(sum / n);
+    const float scale = 1.0f / sqrtf(mean + eps);
+    for (int i = 0; i < n; i++) dst[i] = x[i] * scale * w[i];
+}
+
+static void rms_norm_rows(float *dst, const float *x, const float *w, int rows, int n, float eps) {
+    for (int r = 0; r < rows; r++) rms_norm(dst + (size_t)r * n, x + (size_t)r * n, w, n, eps);
+}
+
+static float gelu_tanh(float x) {
+    const float c = 0.7978845608028654f; /* sqrt(2/pi) */
+    return 0.5f * x * (1.0f + tanhf(c * (x + 0.044715f * x * x * x)));
+}
+
+/* FP32 path: dst[t*rows + r] = W[r] . x[t]. Eight partial sums let the compiler vectorise. */
+typedef struct {
+    const qk_gemma_weight *w;
+    const float *x;
+    float *dst;
+    int n_tokens;
+    const qk_act_i8 *act;
+    const qk_kernel *kernel;
+} matmul_job;
+
+static void matmul_f32_rows(void *arg, int r0, int r1, int worker) {
+    (void)worker;
+    const matmul_job *j = arg;
+    const int K = j->w->cols, R = j->w->rows;
+    for (int r = r0; r < r1; r++) {
+        const float *wr = j->w->f32 + (size_t)r * K;
+        for (int t = 0; t < j->n_tokens; t++) {
+            const float *xt = j->x + (size_t)t * K;
+            float acc[8] = {0};
+            int k = 0;
+            for (; k + 8 <= K; k += 8)
+                for (int l = 0; l < 8; l++) acc[l] += wr[k + l] * xt[k + l];
+            float s = 0.0f;
+            for (; k < K; k++) s += wr[k] * xt[k];
+            for (int l = 0; l < 8; l++) s += acc[l];
+            j->dst[(size_t)t * R + r] = s;
+        }
+    }
+}
+
+static void matmul_i8_rows(void *arg, int r0, int r1, int worker) {
+    (void)worker;
+    const matmul_job *j = arg;
+    j->kernel->matmul(j->dst, &j->w->q8, j->act, r0, r1);
+}
+
+/* Quantises n_tokens rows of width cols into the model's int8 scratch (INT8 path). */
+static void quantize_act(qk_gemma_model *m, const float *x, int n_tokens, int cols,
+                         qk_act_i8 *act) {
+    const int per_block = m->opt.act_granularity == QK_ACT_PER_BLOCK;
+    const int n_scales = per_block ? cols / QK8_0 : 1;
+    for (int t = 0; t < n_tokens; t++) {
+        const float *xt = x + (size_t)t * cols;
+        int8_t *qt = m->act_q + (size_t)t * cols;
+        if (per_block)
+            qk_quantize_act_block(xt, cols, qt, m->act_scale + (size_t)t * n_scales);
+        else
+            qk_quantize_act_token(xt, cols, qt, m->act_scale + t);
+    }
+    act->q = m->act_q;
+    act->scale = m->act_scale;
+    act->n_tokens = n_tokens;
+    act->cols = cols;
+    act->granularity = m->opt.act_granularity;
+}
+
+/* dst = W x. On the INT8 path `act` is x already quantised (callers share one quantisation between
+ * matrices with the same input, e.g. Q/K/V and gate/up). */
+static void matmul(qk_gemma_model *m, const qk_exec *ex, qk_op op, const qk_gemma_weight *w,
+                   const float *x, const qk_act_i8 *act, int n_tokens, float *dst) {
+    PROF_BEGIN(ex);
+    matmul_job job = {w, x, dst, n_tokens, act, m->opt.kernel};
+    run_parallel(ex, w->rows, m->opt.path == QK_PATH_FP32 ? matmul_f32_rows : matmul_i8_rows,
+                 &job);
+    PROF_END(ex, op);
+}
+
+static void prepare_input(qk_gemma_model *m, const qk_exec *ex, const float *x, int n_tokens,
+                          int cols, qk_act_i8 *act) {
+    if (m->opt.path != QK_PATH_INT8) return;
+    PROF_BEGIN(ex);
+    quantize_act(m, x, n_tokens, cols, act);
+    PROF_END(ex, QK_OP_QUANTIZE);
+}
+
+/* NeoX RoPE tables for both bases: angle p * base^(-2i/n_rot), formed as ggml does (iterative float
+ * product of theta_scale = powf(base, -2/n_rot)). Index [b][p][i], b = 0 global, 1 sliding. */
+static void rope_tables(qk_gemma_model *m, int n_tokens) {
+    const int half = m->cfg.n_rot / 2;
+    const float bases[2] = {m->cfg.rope_base, m->cfg.rope_base_swa};
+    for (int b = 0; b < 2; b++) {
+        const float theta_scale = powf(bases[b], -2.0f / (float)m->cfg.n_rot);
+        for (int p = 0; p < n_tokens; p++) {
+            float theta = (float)p;
+            float *cs = m->rope_cos + ((size_t)b * n_tokens + p) * half;
+            float *sn = m->rope_sin + ((size_t)b * n_tokens + p) * half;
+            for (int i = 0; i < half; i++) {
+                cs[i] = cosf(theta);
+                sn[i] = sinf(theta);
+                theta *= theta_scale;
+            }
+        }
+    }
+}
+
+static void rope_apply(float *x, const float *cs, const float *sn, int half) {
+    for (int i = 0; i < half; i++) {
+        const float x0 = x[i], x1 = x[i + half];
+        x[i] = x0 * cs[i] - x1 * sn[i];
+        x[i + half] = x0 * sn[i] + x1 * cs[i];
+    }
+}
+
+typedef struct {
+    qk_gemma_model *m;
+    int n_tokens, sliding;
+} attn_job;
+
+/* One (head, query) pair per item: scores over the visible keys, softmax, weighted sum of values. */
+static void attention_items(void *arg, int i0, int i1, int worker) {
+    const attn_job *j = arg;
+    const qk_gemma_model *m = j->m;
+    const qk_gemma_config *c = &m->cfg;
+    const int N = j->n_tokens, D = c->head_dim, H = c->n_head, group = c->n_head / c->n_head_kv;
+    const int QD = H * D, KD = c->n_head_kv * D, radius = c->n_swa / 2;
+    float *scores = m->scores + (size_t)worker * m->cap_tokens;
+    for (int item = i0; item < i1; item++) {
+        const int h = item / N, a = item % N, kvh = h / group;
+        const float *qa = m->q + (size_t)a * QD + (size_t)h * D;
+        int b0 = 0, b1 = N - 1;
+        if (j->sliding) { /* symmetric window: |a - b| <= n_swa / 2 (spec section 4.4) */
+            b0 = a - radius > 0 ? a - radius : 0;
+            b1 = a + radius < N - 1 ? a + radius : N - 1;
+        }
+        float mx = -INFINITY;
+        for (int b = b0; b <= b1; b++) {
+            const float *kb = m->k + (size_t)b * KD + (size_t)kvh * D;
+            float s = 0.0f;
+            for (int d = 0; d < D; d++) s += qa[d] * kb[d];
+            scores[b] = s;
+            if (s > mx) mx = s;
+        }
+        double sum = 0.0;
+        for (int b = b0; b <= b1; b++) {
+            scores[b] = expf(scores[b] - mx);
+            sum += scores[b];
+        }
+        const float inv = (float)(1.0 / sum);
+        float *oa = m->o + (size_t)a * QD + (size_t)h * D;
+        for (int d = 0; d < D; d++) oa[d] = 0.0f;
+        for (int b = b0; b <= b1; b++) {
+            const float p = scores[b] * inv;
+            const float *vb = m->v + (size_t)b * KD + (size_t)kvh * D;
+            for (int d = 0; d < D; d++) oa[d] += p * vb[d];
+        }
+    }
+}
+
+static void layer_forward(qk_gemma_model *m, const qk_exec *ex, int il, int N) {
+    const qk_gemma_config *c = &m->cfg;
+    const qk_gemma_layer *L = &m->layers[il];
+    const int E = c->n_embd, F = c->n_ff, D = c->head_dim, H = c->n_head, HKV = c->n_head_kv;
+    const int QD = H * D, KD = HKV * D, half = c->n_rot / 2;
+    const int sliding = c->sliding[il];
+    qk_act_i8 act;
+
+    { /* 1. pre-attention norm */
+        PROF_BEGIN(ex);
+        rms_norm_rows(m->a, m->h, L->attn_norm, N, E, c->eps);
+        PROF_END(ex, QK_OP_NORM);
+    }
+    /* 2. projections, one quantisation of the shared input */
+    prepare_input(m, ex, m->a, N, E, &act);
+    matmul(m, ex, QK_OP_MATMUL_Q, &L->wq, m->a, &act, N, m->q);
+    matmul(m, ex, QK_OP_MATMUL_K, &L->wk, m->a, &act, N, m->k);
+    matmul(m, ex, QK_OP_MATMUL_V, &L->wv, m->a, &act, N, m->v);
+    { /* 3. per-head q/k norms (one shared weight vector per kind) */
+        PROF_BEGIN(ex);
+        rms_norm_rows(m->q, m->q, L->q_norm, N * H, D, c->eps);
+        rms_norm_rows(m->k, m->k, L->k_norm, N * HKV, D, c->eps);
+        PROF_END(ex, QK_OP_QK_NORM);
+    }
+    { /* 4-5. RoPE on q and k, then the attention scale on q */
+        PROF_BEGIN(ex);
+        const float scale = 1.0f / sqrtf((float)D);
+        for (int p = 0; p < N; p++) {
+            const size_t off = ((size_t)(sliding ? 1 : 0) * N + p) * half;
+            const float *cs = m->rope_cos + off, *sn = m->rope_sin + off;
+            for (int h = 0; h < H; h++) {
+                float *qh = m->q + (size_t)p * QD + (size_t)h * D;
+                rope_apply(qh, cs, sn, half);
+                for (int d = 0; d < D; d++) qh[d] *= scale;
+            }
+            for (int h = 0; h < HKV; h++) rope_apply(m->k + (size_t)p * KD + (size_t)h * D, cs, sn, half);
+        }
+        PROF_END(ex, QK_OP_ROPE);
+    }
+    { /* 6. attention */
+        PROF_BEGIN(ex);
+        attn_job job = {m, N, sliding};
+        run_parallel(ex, H * N, attention_items, &job);
+        PROF_END(ex, QK_OP_ATTENTION);
+    }
+    /* 7-8. output projection, post-attention norm, residual */
+    prepare_input(m, ex, m->o, N, QD, &act);
+    matmul(m, ex, QK_OP_MATMUL_O, &L->wo, m->o, &act, N, m->t);
+    {
+        PROF_BEGIN(ex);
+        rms_norm_rows(m->t, m->t, L->post_attn_norm, N, E, c->eps);
+        PROF_END(ex, QK_OP_NORM);
+    }
+    {
+        PROF_BEGIN(ex);
+        for (size_t i = 0; i < (size_t)N * E; i++) m->h[i] += m->t[i];
+        PROF_END(ex, QK_OP_RESIDUAL);
+    }
+    /* 9. GeGLU feed-forward */
+    {
+        PROF_BEGIN(ex);
+        rms_norm_rows(m->a, m->h, L->ffn_norm, N, E, c->eps);
+        PROF_END(ex, QK_OP_NORM);
+    }
+    prepare_input(m, ex, m->a, N, E, &act);
+    matmul(m, ex, QK_OP_MATMUL_GATE, &L->gate, m->a, &act, N, m->g);
+    matmul(m, ex, QK_OP_MATMUL_UP, &L->up, m->a, &act, N, m->u);
+    {
+        PROF_BEGIN(ex);
+        for (size_t i = 0; i < (size_t)N * F; i++) m->g[i] = gelu_tanh(m->g[i]) * m->u[i];
+        PROF_END(ex, QK_OP_GELU);
+    }
+    prepare_input(m, ex, m->g, N, F, &act);
+    matmul(m, ex, QK_OP_MATMUL_DOWN, &L->down, m->g, &act, N, m->t);
+    /* 10. post-FFN norm, residual */
+    {
+        PROF_BEGIN(ex);
+        rms_norm_rows(m->t, m->t, L->post_ffw_norm, N, E, c->eps);
+        PROF_END(ex, QK_OP_NORM);
+    }
+    {
+        PROF_BEGIN(ex);
+        for (size_t i = 0; i < (size_t)N * E; i++) m->h[i] += m->t[i];
+        PROF_END(ex, QK_OP_RESIDUAL);
+    }
+}
+
+int qk_gemma_embed(qk_gemma_model *m, const int32_t *tokens, int n_tokens, float *out,
+                   const qk_exec *exec, qk_error *err) {
+    const qk_exec serial = {0};
+    const qk_exec *ex = exec ? exec : &serial;
+    const qk_gemma_config *c = &m->cfg;
+    if (n_tokens < 1) return qk_fail(err, "empty token sequence");
+    if (n_tokens > c->n_ctx)
+        return qk_fail(err, "sequence of %d tokens exceeds the model's context of %d", n_tokens,
+                       c->n_ctx);
+    for (int i = 0; i < n_tokens; i++)
+        if (tokens[i] < 0 || tokens[i] >= c->n_vocab)
+            return qk_fail(err, "token %d at position %d is outside the vocabulary 0..%d",
+                           tokens[i], i, c->n_vocab - 1);
+    if (qk_gemma_reserve(m, n_tokens, ex->n_workers, err)) return -1;
+    const int N = n_tokens, E = c->n_embd;
+
+    { /* embedding lookup, scaled by sqrt(n_embd) */
+        PROF_BEGIN(ex);
+        const float scale = sqrtf((float)E);
+        for (int i = 0; i < N; i++) {
+            float *hi = m->h + (size_t)i * E;
+            tensor_row_to_f32(m->token_embd, tokens[i], hi);
+            for (int e = 0; e < E; e++) hi[e] *= scale;
+        }
+        PROF_END(ex, QK_OP_EMBED);
+    }
+    {
+        PROF_BEGIN(ex);
+        rope_tables(m, N);
+        PROF_END(ex, QK_OP_ROPE);
+    }
+    for (int il = 0; il < c->n_layer; il++) layer_forward(m, ex, il, N);
+
+    {
+        PROF_BEGIN(ex);
+        rms_norm_rows(m->z, m->h, m->output_norm, N, E, c->eps);
+        PROF_END(ex, QK_OP_NORM);
+    }
+    { /* mean pooling over every token */
+        PROF_BEGIN(ex);
+        for (int e = 0; e < E; e++) m->pooled[e] = 0.0f;
+        for (int i = 0; i < N; i++)
+            for (int e = 0; e < E; e++) m->pooled[e] += m->z[(size_t)i * E + e];
+        for (int e = 0; e < E; e++) m->pooled[e] /= (float)N;
+        PROF_END(ex, QK_OP_POOL);
+    }
+    const float *emb = m->pooled;
+    if (m->has_dense) {
+        qk_act_i8 act;
+        prepare_input(m, ex, m->pooled, 1, E, &act);
+        matmul(m, ex, QK_OP_MATMUL_DENSE, &m->dense2, m->pooled, &act, 1, m->dense_buf);
+        prepare_input(m, ex, m->dense_buf, 1, c->dense_ff, &act);
+        matmul(m, ex, QK_OP_MATMUL_DENSE, &m->dense3, m->dense_buf, &act, 1, m->dense_out);
+        emb = m->dense_out;
+    }
+    { /* L2 normalisation, sum of squares in double; a zero vector stays zero */
+        PROF_BEGIN(ex);
+        double ss = 0.0;
+        for (int e = 0; e < E; e++) ss += (double)emb[e] * (double)emb[e];
+        const float inv = ss > 0.0 ? (float)(1.0 / sqrt(ss)) : 0.0f;
+        for (int e = 0; e < E; e++) out[e] = emb[e] * inv;
+        PROF_END(ex, QK_OP_POOL);
+    }
+    m->last_tokens = N;
+    return 0;
+}
+
+const float *qk_gemma_last_hidden(const qk_gemma_model *m, int i) {
+    if (!m->z || i < 0 || i >= m->last_tokens) return NULL;
+    return m->z + (size_t)i * m->cfg.n_embd;
+}
+
+int qk_gemma_matmul(qk_gemma_model *m, const qk_gemma_weight *w, const float *x, int n_tokens,
+                    float *dst, const qk_exec *exec, qk_error *err) {
+    const qk_exec serial = {0};
+    const qk_exec *ex = exec ? exec : &serial;
+    if (qk_gemma_reserve(m, n_tokens, ex->n_workers, err)) return -1;
+    qk_act_i8 act;
+    prepare_input(m, ex, x, n_tokens, w->cols, &act);
+    matmul(m, ex, QK_OP_MATMUL_Q, w, x, &act, n_tokens, dst);
+    return 0;
+}

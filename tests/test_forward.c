@@ -1,0 +1,132 @@
+/* The forward pass against the independent references in ../shared/testdata (tiny-gemma). */
+#include <criterion/criterion.h>
+
+#include "../model/gemma.h"
+#include "refdata.h"
+
+#define TINY QK_TESTDATA_DIR "/tiny-gemma.gguf"
+
+static refdata ref_precise, ref_ggml;
+
+static void load_refs(void) {
+    cr_assert_eq(refdata_read_tokens(&ref_precise, QK_TESTDATA_DIR "/tiny-gemma.tokens.txt"), 0);
+    cr_assert_eq(refdata_read_tokens(&ref_ggml, QK_TESTDATA_DIR "/tiny-gemma.tokens.txt"), 0);
+    cr_assert_eq(refdata_read_ref(&ref_precise, QK_TESTDATA_DIR "/tiny-gemma.ref-precise.txt"), 0);
+    cr_assert_eq(refdata_read_ref(&ref_ggml, QK_TESTDATA_DIR "/tiny-gemma.ref.txt"), 0);
+    cr_assert_eq(ref_precise.n_seq, 6);
+}
+
+static void free_refs(void) {
+    refdata_free(&ref_precise);
+    refdata_free(&ref_ggml);
+}
+
+TestSuite(forward, .init = load_refs, .fini = free_refs);
+
+/* Embeds every reference sequence; out gets n_seq x dim floats. */
+static void embed_all(const qk_gemma_options *opt, const refdata *r, float *out, float *hidden0) {
+    qk_gemma_model *m;
+    qk_error err;
+    cr_assert_eq(qk_gemma_load(&m, TINY, opt, &err), 0, "load: %s", err.msg);
+    const int dim = qk_gemma_out_dim(m);
+    cr_assert_eq(dim, r->dim);
+    for (int s = 0; s < r->n_seq; s++) {
+        cr_assert_eq(qk_gemma_embed(m, r->tokens[s], r->n_tokens[s], out + s * dim, NULL, &err), 0,
+                     "embed: %s", err.msg);
+        if (hidden0) memcpy(hidden0 + s * dim, qk_gemma_last_hidden(m, 0), sizeof(float) * dim);
+    }
+    qk_gemma_free(m);
+}
+
+static void expect_close(const char *what, const refdata *r, const float *out, const float *hidden,
+                         double min_cos) {
+    for (int s = 0; s < r->n_seq; s++) {
+        double ch = hidden ? cosine(hidden + s * r->dim, r->hidden[s], r->dim) : 1.0;
+        double c = cosine(out + s * r->dim, r->embedding[s], r->dim);
+        double md = max_abs_diff(out + s * r->dim, r->embedding[s], r->dim);
+        cr_expect(c >= min_cos && ch >= min_cos,
+                  "%s: sequence %d (%d tokens): cosine %.9f (hidden %.9f), max |diff| %.3g, want "
+                  "cosine >= %g",
+                  what, s, r->n_tokens[s], c, ch, md, min_cos);
+    }
+}
+
+Test(forward, config_from_metadata) {
+    qk_gguf g;
+    qk_error err;
+    qk_gemma_config c;
+    cr_assert_eq(qk_gguf_open(&g, TINY, &err), 0, "%s", err.msg);
+    cr_assert_eq(qk_gemma_read_config(&g, &c, &err), 0, "%s", err.msg);
+    cr_expect_eq(c.n_vocab, 512);
+    cr_expect_eq(c.n_embd, 64);
+    cr_expect_eq(c.n_layer, 6);
+    cr_expect_eq(c.n_head, 4);
+    cr_expect_eq(c.n_head_kv, 2);
+    cr_expect_eq(c.head_dim, 32);
+    cr_expect_eq(c.n_ff, 128);
+    cr_expect_eq(c.n_swa, 8);
+    cr_expect_eq(c.dense_ff, 256);
+    cr_expect_float_eq(c.rope_base, 1e6f, 1.0f);
+    cr_expect_float_eq(c.rope_base_swa, 1e4f, 0.01f);
+    for (int il = 0; il < 6; il++) cr_expect_eq(c.sliding[il], il != 5, "layer %d", il);
+    qk_gguf_close(&g);
+}
+
+Test(forward, fp32_matches_precise_reference) {
+    qk_gemma_options opt = {QK_PATH_FP32, NULL, QK_ACT_PER_TOKEN};
+    float out[REF_MAX_SEQ * 64], hid[REF_MAX_SEQ * 64];
+    embed_all(&opt, &ref_precise, out, hid);
+    expect_close("fp32 vs ref-precise", &ref_precise, out, hid, 0.99999);
+    for (int s = 0; s < ref_precise.n_seq; s++)
+        cr_expect(max_abs_diff(out + s * 64, ref_precise.embedding[s], 64) < 1e-4,
+                  "sequence %d: max |diff| %.3g", s,
+                  max_abs_diff(out + s * 64, ref_precise.embedding[s], 64));
+}
+
+/* Every kernel in the registry (generated: a new kernel is tested with no edit here), both schemes:
+ * block scales against llama.cpp's numerics, token scales against the precise reference; and the four
+ * variants of one ISA bit-identical. */
+Test(forward, every_kernel_matches_references, .timeout = 600) {
+    const int n_k = qk_kernel_count();
+    cr_assert_gt(n_k, 0);
+    const int per = ref_precise.n_seq * 64;
+    float *outs = calloc((size_t)n_k * 2 * per, sizeof(float));
+    int tested = 0;
+    for (int i = 0; i < n_k; i++) {
+        const qk_kernel *k = qk_kernel_at(i);
+        if (!qk_kernel_available(k, NULL)) continue;
+        char what[128];
+        qk_gemma_options blk = {QK_PATH_INT8, k, QK_ACT_PER_BLOCK};
+        embed_all(&blk, &ref_ggml, outs + (size_t)(2 * i) * per, NULL);
+        snprintf(what, sizeof what, "%s/%s block scales vs ref", k->variant, k->isa);
+        expect_close(what, &ref_ggml, outs + (size_t)(2 * i) * per, NULL, 0.999);
+        qk_gemma_options tok = {QK_PATH_INT8, k, QK_ACT_PER_TOKEN};
+        embed_all(&tok, &ref_precise, outs + (size_t)(2 * i + 1) * per, NULL);
+        snprintf(what, sizeof what, "%s/%s token scales vs ref-precise", k->variant, k->isa);
+        expect_close(what, &ref_precise, outs + (size_t)(2 * i + 1) * per, NULL, 0.99);
+        tested++;
+        for (int j = 0; j < i; j++) { /* same ISA, earlier variant: bit-identical embeddings */
+            const qk_kernel *o = qk_kernel_at(j);
+            if (strcmp(o->isa, k->isa) != 0 || !qk_kernel_available(o, NULL)) continue;
+            cr_expect(memcmp(outs + (size_t)2 * i * per, outs + (size_t)2 * j * per,
+                             2 * per * sizeof(float)) == 0,
+                      "%s/%s and %s/%s differ", k->variant, k->isa, o->variant, o->isa);
+        }
+    }
+    cr_expect_gt(tested, 0);
+    free(outs);
+}
+
+Test(forward, rejects_bad_token_and_empty_sequence) {
+    qk_gemma_options opt = {QK_PATH_INT8, qk_kernel_find("zero-copy", "scalar"), QK_ACT_PER_TOKEN};
+    qk_gemma_model *m;
+    qk_error err;
+    cr_assert_eq(qk_gemma_load(&m, TINY, &opt, &err), 0, "%s", err.msg);
+    float out[64];
+    int32_t bad[] = {2, 512, 1};
+    cr_expect_neq(qk_gemma_embed(m, bad, 3, out, NULL, &err), 0);
+    cr_expect(strstr(err.msg, "outside the vocabulary") != NULL, "%s", err.msg);
+    cr_expect_neq(qk_gemma_embed(m, bad, 0, out, NULL, &err), 0);
+    cr_expect(strstr(err.msg, "empty") != NULL, "%s", err.msg);
+    qk_gemma_free(m);
+}
