@@ -5,5 +5,11 @@
 int qk_cmd_list(int argc, char **argv);
 int qk_cmd_gen_model(int argc, char **argv);
 int qk_cmd_embed(int argc, char **argv);
+int qk_cmd_run(int argc, char **argv);
+
+/* defined in their own units */
+#include "bench_matmul.h"
+#include "cmd_env.h"
+#include "compare.h"
 
 #endif

@@ -13,7 +13,11 @@ static const command commands[] = {
     {"list", "kernels compiled in, and which this CPU can run", qk_cmd_list},
     {"gen-model", "write a synthetic EmbeddingGemma GGUF (tiny ... embeddinggemma-300m)",
      qk_cmd_gen_model},
+    {"env", "CPU, topology, caches, counter availability", qk_cmd_env},
     {"embed", "embed token sequences (FP32 path or any INT8 kernel)", qk_cmd_embed},
+    {"bench-matmul", "quick look: one kernel (or all) on one matrix shape", qk_cmd_bench_matmul},
+    {"run", "run an experiment file: interleaved repetitions -> JSON + CSV", qk_cmd_run},
+    {"compare", "two result files side by side, with ratios and intervals", qk_cmd_compare},
 };
 
 static void usage(FILE *f) {

@@ -28,7 +28,8 @@ enum {
 };
 
 typedef struct {        /* activations quantised to int8 */
-    const int8_t *q;    /* n_tokens x cols */
+    const int8_t *q;    /* n_tokens x cols, in -127..127 as symmetric quantisation gives (the AVX2 sign
+                           trick is exact there; -128 is not promised) */
     const float *scale; /* per token, or per token per 32-block (granularity) */
     int n_tokens, cols, granularity;
 } qk_act_i8;
@@ -53,8 +54,13 @@ int qk_kernel_count(void);
 const qk_kernel *qk_kernel_at(int i);
 /* Lookup by variant and ISA name ("scalar", "avx2", "avx512vnni"); NULL if unknown. */
 const qk_kernel *qk_kernel_find(const char *variant, const char *isa);
-/* CPU features of this machine (QK_ISA_* bits), detected once (cpuid + OS support). */
+/* CPU features of this machine (QK_ISA_* bits), detected once (cpuid + OS support), capped by the
+ * environment variable QK_ISA=scalar|avx2|avx512vnni when set. */
 unsigned qk_cpu_isa_bits(void);
+/* The same before the QK_ISA cap; and a note on the cap for the harness to print: "" when QK_ISA is
+ * unset, else what was applied, ignored (unknown value) or could not be honoured. */
+unsigned qk_cpu_isa_bits_detected(void);
+const char *qk_cpu_isa_note(void);
 /* 1 if the kernel can run here; else 0 and, if why is non-NULL, a reason like "CPU lacks avx512vnni". */
 int qk_kernel_available(const qk_kernel *k, const char **why);
 /* The most capable ISA available here for a variant ("avx512vnni" > "avx2" > "scalar"). */

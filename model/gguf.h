@@ -66,6 +66,7 @@ typedef struct {
     qk_gguf_kv *kv;
     qk_gguf_tensor *tensors;
     char *path_owned;
+    int map_owned; /* 1 when qk_gguf_open mapped the file: qk_gguf_close unmaps it */
 } qk_gguf;
 
 /* Type traits: block size (values) and bytes per block; 0 for types this reader refuses. */

@@ -1,0 +1,783 @@
+#define _GNU_SOURCE /* renameat2, dl_iterate_phdr, open_memstream */
+#include "results.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <hwloc.h>
+#include <limits.h>
+#include <link.h>
+#include <math.h>
+#include <papi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef QK_VERSION
+#define QK_VERSION "unknown"
+#endif
+#ifndef QK_GIT_COMMIT
+#define QK_GIT_COMMIT "unknown"
+#endif
+#ifndef QK_BUILD_TYPE
+#define QK_BUILD_TYPE "unknown"
+#endif
+#ifndef QK_COMPILER
+#define QK_COMPILER "unknown"
+#endif
+#ifndef QK_C_FLAGS
+#define QK_C_FLAGS "unknown"
+#endif
+
+#define GENERATOR "qkbench"
+#define MAX_OWNED 64
+
+typedef struct { /* a file this object wrote last: it may replace it again */
+    dev_t dev;
+    ino_t ino;
+} owned_file;
+
+struct qk_results {
+    json_t *context, *benchmarks, *comparisons;
+    json_t *families; /* run name -> family_index (order of first appearance) */
+    double noisy_cv;
+    owned_file owned[MAX_OWNED];
+    int n_owned;
+};
+
+static json_t *jreal(double x) {
+    return isfinite(x) ? json_real(x) : json_null();
+}
+
+qk_results *qk_results_new(void) {
+    qk_results *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->context = json_object();
+    r->benchmarks = json_array();
+    r->comparisons = json_array();
+    r->families = json_object();
+    r->noisy_cv = 0.05;
+    if (!r->context || !r->benchmarks || !r->comparisons || !r->families) {
+        qk_results_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void qk_results_free(qk_results *r) {
+    if (!r) return;
+    json_decref(r->context);
+    json_decref(r->benchmarks);
+    json_decref(r->comparisons);
+    json_decref(r->families);
+    free(r);
+}
+
+int qk_results_context_set(qk_results *r, const char *key, json_t *value) {
+    if (!value) return -1;
+    return json_object_set_new(r->context, key, value) ? -1 : 0;
+}
+
+void qk_results_set_noisy_cv(qk_results *r, double cv_threshold) {
+    r->noisy_cv = cv_threshold;
+}
+
+json_t *qk_results_benchmarks(qk_results *r) {
+    return r->benchmarks;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Environment */
+
+/* Reads a small text file into buf, trailing whitespace removed; 0 or -1. */
+static int read_text(const char *path, char *buf, size_t size) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, size - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    while (n && isspace((unsigned char)buf[n - 1])) buf[--n] = 0;
+    return 0;
+}
+
+static json_t *text_or_unknown(const char *path) {
+    char buf[256];
+    return json_string(read_text(path, buf, sizeof buf) == 0 ? buf : "unknown");
+}
+
+/* First value of `key` in /proc/cpuinfo ("key\t: value"), or NULL. Caller frees. */
+static char *cpuinfo_value(const char *key) {
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return NULL;
+    char *line = NULL, *out = NULL;
+    size_t cap = 0, klen = strlen(key);
+    while (!out && getline(&line, &cap, f) > 0) {
+        if (strncmp(line, key, klen) || (line[klen] != ' ' && line[klen] != '\t')) continue;
+        char *colon = strchr(line, ':');
+        if (!colon) continue;
+        char *v = colon + 1, *end = v + strlen(v);
+        while (*v == ' ' || *v == '\t') v++;
+        while (end > v && isspace((unsigned char)end[-1])) *--end = 0;
+        out = strdup(v);
+    }
+    free(line);
+    fclose(f);
+    return out;
+}
+
+/* "0-3,8-11" -> 8 */
+static int count_cpu_list(const char *s) {
+    int n = 0;
+    while (*s) {
+        char *end;
+        long a = strtol(s, &end, 10), b = a;
+        if (end == s) break;
+        if (*end == '-') b = strtol(end + 1, &end, 10);
+        n += (int)(b - a + 1);
+        s = *end == ',' ? end + 1 : end;
+        if (*end != ',') break;
+    }
+    return n;
+}
+
+/* Google Benchmark's cache records: type, level, size (bytes), num_sharing. */
+static json_t *capture_caches(void) {
+    json_t *caches = json_array();
+    for (int i = 0; i < 16; i++) {
+        char path[128], level[32], type[32], size[32], shared[256];
+        const char *base = "/sys/devices/system/cpu/cpu0/cache/index";
+        snprintf(path, sizeof path, "%s%d/level", base, i);
+        if (read_text(path, level, sizeof level)) break;
+        snprintf(path, sizeof path, "%s%d/type", base, i);
+        if (read_text(path, type, sizeof type)) snprintf(type, sizeof type, "unknown");
+        snprintf(path, sizeof path, "%s%d/size", base, i);
+        long long bytes = -1;
+        if (!read_text(path, size, sizeof size)) {
+            char *end;
+            bytes = strtoll(size, &end, 10);
+            if (*end == 'K')
+                bytes <<= 10;
+            else if (*end == 'M')
+                bytes <<= 20;
+            else if (*end == 'G')
+                bytes <<= 30;
+        }
+        snprintf(path, sizeof path, "%s%d/shared_cpu_list", base, i);
+        int sharing = read_text(path, shared, sizeof shared) ? 0 : count_cpu_list(shared);
+        json_array_append_new(caches,
+                              json_pack("{s:s, s:i, s:o, s:i}", "type", type, "level", atoi(level),
+                                        "size", bytes >= 0 ? json_integer(bytes) : json_null(),
+                                        "num_sharing", sharing));
+    }
+    return caches;
+}
+
+static json_t *capture_topology(void) {
+    hwloc_topology_t topo;
+    if (hwloc_topology_init(&topo) != 0) return json_string("unknown");
+    if (hwloc_topology_load(topo) != 0) {
+        hwloc_topology_destroy(topo);
+        return json_string("unknown");
+    }
+    int packages = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PACKAGE);
+    int numa = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_NUMANODE);
+    int cores = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE);
+    int pus = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU);
+    int l3 = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_L3CACHE);
+    hwloc_topology_destroy(topo);
+    return json_pack("{s:i, s:i, s:i, s:i, s:i, s:b}", "packages", packages, "numa_nodes", numa,
+                     "cores", cores, "pus", pus, "l3_caches", l3, "smt", pus > cores);
+}
+
+typedef struct {
+    const char *prefix; /* e.g. "libhwloc.so" */
+    char found[256];
+} lib_search;
+
+static int find_lib(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size;
+    lib_search *ls = data;
+    const char *base = strrchr(info->dlpi_name, '/');
+    base = base ? base + 1 : info->dlpi_name;
+    if (strncmp(base, ls->prefix, strlen(ls->prefix))) return 0;
+    char real[PATH_MAX];
+    const char *name = realpath(info->dlpi_name, real) ? real : info->dlpi_name;
+    const char *rb = strrchr(name, '/');
+    snprintf(ls->found, sizeof ls->found, "%.255s", rb ? rb + 1 : name);
+    return 1;
+}
+
+/* The file name of a loaded shared library (its real name carries the version), or "static". */
+static json_t *loaded_lib(const char *prefix) {
+    lib_search ls = {.prefix = prefix};
+    dl_iterate_phdr(find_lib, &ls);
+    return json_string(*ls.found ? ls.found : "not loaded as a shared library");
+}
+
+static json_t *capture_libraries(void) {
+    char hw_c[32], hw_r[32], papi_c[32];
+    unsigned hr = hwloc_get_api_version();
+    snprintf(hw_c, sizeof hw_c, "%u.%u.%u", HWLOC_API_VERSION >> 16,
+             (HWLOC_API_VERSION >> 8) & 0xff, HWLOC_API_VERSION & 0xff);
+    snprintf(hw_r, sizeof hw_r, "%u.%u.%u", hr >> 16, (hr >> 8) & 0xff, hr & 0xff);
+    snprintf(papi_c, sizeof papi_c, "%d.%d.%d.%d", PAPI_VERSION_MAJOR(PAPI_VERSION),
+             PAPI_VERSION_MINOR(PAPI_VERSION), PAPI_VERSION_REVISION(PAPI_VERSION),
+             PAPI_VERSION_INCREMENT(PAPI_VERSION));
+    return json_pack("{s:{s:s, s:s, s:o}, s:{s:s, s:o}, s:{s:s, s:s, s:o}, s:{s:s, s:o}}", "hwloc",
+                     "api_compiled", hw_c, "api_runtime", hw_r, "loaded", loaded_lib("libhwloc.so"),
+                     "papi", "compiled", papi_c, "loaded", loaded_lib("libpapi.so"), "jansson",
+                     "compiled", JANSSON_VERSION, "runtime", jansson_version_str(), "loaded",
+                     loaded_lib("libjansson.so"), "inih", "compiled", "unknown (no version macro)",
+                     "loaded", loaded_lib("libinih.so"));
+}
+
+/* 1/0 from a sysfs flag file, inverted if asked; JSON null when absent. */
+static json_t *flag_file(const char *path, int invert) {
+    char buf[32];
+    if (read_text(path, buf, sizeof buf)) return json_null();
+    return json_boolean((atoi(buf) != 0) != invert);
+}
+
+int qk_results_capture_environment(qk_results *r) {
+    json_t *c = r->context;
+    char buf[256];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    int rc = 0;
+#define SET(key, value) rc |= json_object_set_new(c, key, value)
+    SET("generator", json_string(GENERATOR " " QK_VERSION));
+    SET("json_schema_version", json_integer(QK_RESULTS_SCHEMA_VERSION));
+    SET("date", json_string(buf));
+    if (gethostname(buf, sizeof buf - 1) != 0) snprintf(buf, sizeof buf, "unknown");
+    buf[sizeof buf - 1] = 0;
+    SET("host_name", json_string(buf));
+
+    char *model = cpuinfo_value("model name"), *flags = cpuinfo_value("flags");
+    char *mhz = cpuinfo_value("cpu MHz");
+    SET("cpu_model", json_string(model ? model : "unknown"));
+    SET("cpu_flags", json_string(flags ? flags : "unknown"));
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    SET("num_cpus", ncpu > 0 ? json_integer(ncpu) : json_null());
+    /* Google Benchmark's mhz_per_cpu: the maximum frequency, else what /proc/cpuinfo says now */
+    json_t *jmhz = json_null();
+    if (!read_text("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq", buf, sizeof buf))
+        json_decref(jmhz), jmhz = json_integer(atol(buf) / 1000);
+    else if (mhz)
+        json_decref(jmhz), jmhz = json_integer(lround(atof(mhz)));
+    SET("mhz_per_cpu", jmhz);
+    free(model);
+    free(flags);
+    free(mhz);
+
+    SET("caches", capture_caches());
+    SET("topology", capture_topology());
+    struct utsname u;
+    if (uname(&u) == 0)
+        SET("kernel", json_pack("{s:s, s:s, s:s, s:s}", "sysname", u.sysname, "release", u.release,
+                                "version", u.version, "machine", u.machine));
+    else
+        SET("kernel", json_string("unknown"));
+
+    SET("compiler", json_string(QK_COMPILER));
+    SET("c_flags", json_string(QK_C_FLAGS));
+    SET("build_type", json_string(QK_BUILD_TYPE));
+    SET("library_build_type", json_string(!strcmp(QK_BUILD_TYPE, "Debug") ? "debug" : "release"));
+#ifdef __SANITIZE_ADDRESS__
+    SET("sanitized", json_true()); /* timings of an ASan build are not worth reporting */
+#else
+    SET("sanitized", json_false());
+#endif
+    SET("git_commit", json_string(QK_GIT_COMMIT));
+    SET("qkbench_version", json_string(QK_VERSION));
+    SET("libraries", capture_libraries());
+
+    json_t *gov = text_or_unknown("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor");
+    const char *g = json_string_value(gov);
+    SET("cpu_scaling_enabled",
+        !g || !strcmp(g, "unknown") ? json_null() : json_boolean(strcmp(g, "performance") != 0));
+    SET("cpu_scaling_governor", gov);
+    json_t *boost = flag_file("/sys/devices/system/cpu/cpufreq/boost", 0);
+    if (json_is_null(boost))
+        json_decref(boost), boost = flag_file("/sys/devices/system/cpu/intel_pstate/no_turbo", 1);
+    SET("boost", boost);
+    SET("smt_active", flag_file("/sys/devices/system/cpu/smt/active", 0));
+    if (!read_text("/proc/sys/kernel/randomize_va_space", buf, sizeof buf)) {
+        SET("aslr", json_integer(atoi(buf)));
+        SET("aslr_enabled", json_boolean(atoi(buf) != 0));
+    } else {
+        SET("aslr", json_null());
+        SET("aslr_enabled", json_null());
+    }
+    double load[3];
+    if (getloadavg(load, 3) == 3)
+        SET("load_avg", json_pack("[f, f, f]", load[0], load[1], load[2]));
+
+    /* placeholders the runner replaces */
+    if (!json_object_get(c, "counters"))
+        SET("counters", json_pack("{s:n, s:s}", "available", "reason", "not probed"));
+    if (!json_object_get(c, "experiment")) SET("experiment", json_null());
+#undef SET
+    return rc ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Records */
+
+static int is_csv_row(json_t *b);
+
+static int family_index(qk_results *r, const char *name) {
+    json_t *v = json_object_get(r->families, name);
+    if (v) return (int)json_integer_value(v);
+    int i = (int)json_object_size(r->families);
+    json_object_set_new(r->families, name, json_integer(i));
+    return i;
+}
+
+/* Fields every record has, in Google Benchmark's order; extra cannot override them. */
+static const char *const core_fields[] = {"name",
+                                          "family_index",
+                                          "per_family_instance_index",
+                                          "run_name",
+                                          "run_type",
+                                          "repetitions",
+                                          "repetition_index",
+                                          "aggregate_name",
+                                          "aggregate_unit",
+                                          "real_time",
+                                          "cpu_time",
+                                          "time_unit",
+                                          "error_occurred",
+                                          "error_message",
+                                          "noisy"};
+
+static int is_core(const char *key) {
+    for (size_t i = 0; i < sizeof core_fields / sizeof *core_fields; i++)
+        if (!strcmp(key, core_fields[i])) return 1;
+    return 0;
+}
+
+/* Starts a record: name, family_index, per_family_instance_index, run_name, run_type. */
+static json_t *record_start(qk_results *r, const char *name, const char *run_name,
+                            const char *run_type) {
+    return json_pack("{s:s, s:i, s:i, s:s, s:s}", "name", name, "family_index",
+                     family_index(r, run_name), "per_family_instance_index", 0, "run_name",
+                     run_name, "run_type", run_type);
+}
+
+/* Copies extra's fields into rec, except core ones; threads/iterations replace the defaults. */
+static void merge_extra(json_t *rec, json_t *extra) {
+    const char *key;
+    json_t *v;
+    if (!json_is_object(extra)) return;
+    json_object_foreach(extra, key, v) {
+        if (!is_core(key)) json_object_set(rec, key, v);
+    }
+}
+
+static int append(qk_results *r, json_t *rec) {
+    if (!rec) return -1;
+    return json_array_append_new(r->benchmarks, rec) ? -1 : 0;
+}
+
+int qk_results_add_repetition(qk_results *r, const char *name, int rep_index, int repetitions,
+                              double real_s, double cpu_s, json_t *extra) {
+    if (!name || !*name || repetitions < 1 || rep_index < 0 || rep_index >= repetitions ||
+        !isfinite(real_s) || !isfinite(cpu_s))
+        return -1;
+    json_t *rec = record_start(r, name, name, "iteration");
+    if (!rec) return -1;
+    json_object_set_new(rec, "repetitions", json_integer(repetitions));
+    json_object_set_new(rec, "repetition_index", json_integer(rep_index));
+    json_object_set_new(rec, "threads", json_integer(1));
+    json_object_set_new(rec, "iterations", json_integer(1));
+    json_object_set_new(rec, "real_time", json_real(real_s * 1e3));
+    json_object_set_new(rec, "cpu_time", json_real(cpu_s * 1e3));
+    json_object_set_new(rec, "time_unit", json_string("ms"));
+    merge_extra(rec, extra);
+    return append(r, rec);
+}
+
+static int streq(const char *a, const char *b) {
+    return a && b && !strcmp(a, b);
+}
+
+/* The seven aggregates of s, in the order of aggs[] below, times multiplied by scale. */
+static void aggregate_values(const qk_stats *s, double scale, double v[7]) {
+    double x[7] = {s->median * scale, s->mean * scale,  s->stddev * scale, s->cv,
+                   s->min * scale,    s->ci_lo * scale, s->ci_hi * scale};
+    memcpy(v, x, sizeof x);
+}
+
+int qk_results_add_aggregates(qk_results *r, const char *name, const qk_stats *real,
+                              json_t *extra) {
+    static const char *const aggs[7] = {"median", "mean", "stddev", "cv", "min", "ci_lo", "ci_hi"};
+    if (!name || !*name || !real || real->n < 1) return -1;
+    /* cpu_time statistics from the recorded repetitions of this configuration */
+    double *cpu = malloc(sizeof(double) * (json_array_size(r->benchmarks) + 1));
+    if (!cpu) return -1;
+    int n_cpu = 0;
+    json_int_t threads = 1;
+    size_t i;
+    json_t *b;
+    json_array_foreach(r->benchmarks, i, b) {
+        if (!streq(json_string_value(json_object_get(b, "run_name")), name) || !is_csv_row(b))
+            continue;
+        cpu[n_cpu++] = json_number_value(json_object_get(b, "cpu_time"));
+        threads = json_integer_value(json_object_get(b, "threads"));
+    }
+    qk_stats cs;
+    double rv[7], cv[7];
+    aggregate_values(real, 1e3, rv); /* seconds -> ms */
+    if (n_cpu > 0 && qk_stats_compute(cpu, n_cpu, 0x5eed, &cs) == 0)
+        aggregate_values(&cs, 1.0, cv); /* already ms */
+    else
+        for (int a = 0; a < 7; a++) cv[a] = NAN;
+    free(cpu);
+
+    for (int a = 0; a < 7; a++) {
+        char full[512];
+        snprintf(full, sizeof full, "%s_%s", name, aggs[a]);
+        json_t *rec = record_start(r, full, name, "aggregate");
+        if (!rec) return -1;
+        json_object_set_new(rec, "repetitions", json_integer(real->n));
+        json_object_set_new(rec, "threads", json_integer(threads));
+        json_object_set_new(rec, "aggregate_name", json_string(aggs[a]));
+        json_object_set_new(rec, "aggregate_unit", json_string(a == 3 ? "percentage" : "time"));
+        json_object_set_new(rec, "iterations", json_integer(real->n));
+        json_object_set_new(rec, "real_time", jreal(rv[a]));
+        json_object_set_new(rec, "cpu_time", jreal(cv[a]));
+        json_object_set_new(rec, "time_unit", json_string("ms"));
+        json_object_set_new(rec, "noisy", json_boolean(qk_is_noisy(real, r->noisy_cv)));
+        merge_extra(rec, extra);
+        if (append(r, rec)) return -1;
+    }
+    return 0;
+}
+
+int qk_results_add_skipped(qk_results *r, const char *name, const char *reason, json_t *extra) {
+    if (!name || !*name || !reason) return -1;
+    json_t *rec = record_start(r, name, name, "iteration");
+    if (!rec) return -1;
+    json_object_set_new(rec, "repetitions", json_integer(0));
+    json_object_set_new(rec, "threads", json_integer(1));
+    json_object_set_new(rec, "iterations", json_integer(0));
+    json_object_set_new(rec, "real_time", json_real(0));
+    json_object_set_new(rec, "cpu_time", json_real(0));
+    json_object_set_new(rec, "time_unit", json_string("ms"));
+    json_object_set_new(rec, "error_occurred", json_true());
+    json_object_set_new(rec, "error_message", json_string(reason));
+    merge_extra(rec, extra);
+    return append(r, rec);
+}
+
+int qk_results_add_comparison(qk_results *r, const char *name, const char *baseline,
+                              const qk_stats *ratio) {
+    if (!name || !baseline || !ratio) return -1;
+    json_t *rec =
+        json_pack("{s:s, s:s, s:b, s:i, s:o, s:o, s:o, s:o}", "name", name, "baseline", baseline,
+                  "paired", 1, "repetitions", ratio->n, "ratio", jreal(ratio->median), "ci_lo",
+                  jreal(ratio->ci_lo), "ci_hi", jreal(ratio->ci_hi), "cv", jreal(ratio->cv));
+    if (!rec) return -1;
+    return json_array_append_new(r->comparisons, rec) ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Writing */
+
+static int mkdir_p(const char *dir, qk_error *err) {
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
+        return qk_fail(err, "%s: path too long", dir);
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p) continue;
+        char c = *p;
+        *p = 0;
+        if (mkdir(path, 0777) != 0 && errno != EEXIST)
+            return qk_fail(err, "%s: cannot create folder: %s", path, strerror(errno));
+        *p = c;
+        if (!c) break;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return qk_fail(err, "%s: not a folder", dir);
+    return 0;
+}
+
+static int owned_index(const qk_results *r, const struct stat *st) {
+    for (int i = 0; i < r->n_owned; i++)
+        if (r->owned[i].dev == st->st_dev && r->owned[i].ino == st->st_ino) return i;
+    return -1;
+}
+
+/* 0 if path may be written: absent, ours, or force. */
+static int check_replace(const qk_results *r, const char *path, int force, qk_error *err) {
+    struct stat st;
+    if (lstat(path, &st) != 0) {
+        if (errno == ENOENT) return 0;
+        return qk_fail(err, "%s: %s", path, strerror(errno));
+    }
+    if (force || owned_index(r, &st) >= 0) return 0;
+    return qk_fail(err, "%s already exists: pass --force to overwrite it, or choose another name",
+                   path);
+}
+
+/* Replaces (or, with no_replace, creates) path with data, via a temporary file in the same folder,
+ * fsync and rename. Remembers the new file as ours. */
+static int write_atomic(qk_results *r, const char *path, const char *data, size_t len,
+                        int no_replace, qk_error *err) {
+    char tmp[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    int dir_len = slash ? (int)(slash - path) : 0;
+    if (snprintf(tmp, sizeof tmp, "%.*s%s.%s.tmp.XXXXXX", dir_len, path, slash ? "/" : "",
+                 slash ? slash + 1 : path) >= (int)sizeof tmp)
+        return qk_fail(err, "%s: path too long", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) return qk_fail(err, "%s: cannot create a temporary file: %s", tmp, strerror(errno));
+    int ok = fchmod(fd, 0644) == 0;
+    for (size_t off = 0; ok && off < len;) {
+        ssize_t w = write(fd, data + off, len - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0)
+            ok = 0;
+        else
+            off += (size_t)w;
+    }
+    int saved = errno;
+    if (ok && fsync(fd) != 0) ok = 0, saved = errno;
+    if (close(fd) != 0 && ok) ok = 0, saved = errno;
+    if (!ok) {
+        unlink(tmp);
+        return qk_fail(err, "%s: write failed: %s", tmp, strerror(saved));
+    }
+    struct stat old;
+    int had_old = lstat(path, &old) == 0;
+    int rc;
+    if (no_replace) { /* never clobber a file that appeared since the check */
+        rc = renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE);
+        if (rc != 0 && (errno == EINVAL || errno == ENOSYS)) { /* filesystem without it */
+            rc = link(tmp, path);
+            if (rc == 0) unlink(tmp);
+        }
+    } else {
+        rc = rename(tmp, path);
+    }
+    if (rc != 0) {
+        saved = errno;
+        unlink(tmp);
+        if (saved == EEXIST)
+            return qk_fail(err, "%s already exists: pass --force to overwrite it", path);
+        return qk_fail(err, "%s: cannot rename the temporary file into place: %s", path,
+                       strerror(saved));
+    }
+    /* make the rename durable too (best effort) */
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%.*s", slash ? dir_len : 1, slash ? path : ".");
+    int dfd = open(*dir ? dir : "/", O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        int i = had_old ? owned_index(r, &old) : -1;
+        if (i < 0 && r->n_owned < MAX_OWNED) i = r->n_owned++;
+        if (i >= 0) r->owned[i] = (owned_file){st.st_dev, st.st_ino};
+    }
+    return 0;
+}
+
+/* RFC 4180: quote a field holding a comma, quote or line break; double the quotes inside. */
+static void csv_field(FILE *f, const char *s) {
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static void csv_value(FILE *f, json_t *v) {
+    char buf[64];
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        csv_field(f, json_string_value(v));
+        break;
+    case JSON_INTEGER:
+        fprintf(f, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        break;
+    case JSON_REAL:
+        snprintf(buf, sizeof buf, "%.10g", json_real_value(v));
+        fputs(buf, f);
+        break;
+    case JSON_TRUE:
+        fputs("true", f);
+        break;
+    case JSON_FALSE:
+        fputs("false", f);
+        break;
+    case JSON_NULL:
+        break;
+    default: {
+        char *s = json_dumps(v, JSON_COMPACT);
+        if (s) csv_field(f, s);
+        free(s);
+    }
+    }
+}
+
+/* Fixed CSV columns: (header, record field). */
+static const char *const csv_fixed[][2] = {
+    {"name", "name"},
+    {"repetition_index", "repetition_index"},
+    {"repetitions", "repetitions"},
+    {"threads", "threads"},
+    {"iterations", "iterations"},
+    {"real_time_ms", "real_time"},
+    {"cpu_time_ms", "cpu_time"},
+};
+#define N_CSV_FIXED ((int)(sizeof csv_fixed / sizeof *csv_fixed))
+
+static int is_csv_row(json_t *b) {
+    const char *t = json_string_value(json_object_get(b, "run_type"));
+    return t && !strcmp(t, "iteration") && !json_object_get(b, "error_occurred");
+}
+
+static int skip_in_csv(const char *key) {
+    for (int i = 0; i < N_CSV_FIXED; i++)
+        if (!strcmp(key, csv_fixed[i][1])) return 1;
+    return is_core(key);
+}
+
+static char *build_csv(json_t *benchmarks, size_t *len) {
+    char *buf = NULL;
+    FILE *f = open_memstream(&buf, len);
+    if (!f) return NULL;
+    json_t *extra_cols = json_array(); /* extra field names, in order of first appearance */
+    json_t *seen = json_object();
+    size_t i;
+    json_t *b;
+    json_array_foreach(benchmarks, i, b) {
+        if (!is_csv_row(b)) continue;
+        const char *key;
+        json_t *v;
+        json_object_foreach(b, key, v) {
+            if (skip_in_csv(key) || json_object_get(seen, key)) continue;
+            json_object_set_new(seen, key, json_true());
+            json_array_append_new(extra_cols, json_string(key));
+        }
+    }
+    for (int c = 0; c < N_CSV_FIXED; c++) fprintf(f, "%s%s", c ? "," : "", csv_fixed[c][0]);
+    size_t c;
+    json_t *col;
+    json_array_foreach(extra_cols, c, col) {
+        fputc(',', f);
+        csv_field(f, json_string_value(col));
+    }
+    fputc('\n', f);
+    json_array_foreach(benchmarks, i, b) {
+        if (!is_csv_row(b)) continue;
+        for (int k = 0; k < N_CSV_FIXED; k++) {
+            if (k) fputc(',', f);
+            json_t *v = json_object_get(b, csv_fixed[k][1]);
+            if (v) csv_value(f, v);
+        }
+        json_array_foreach(extra_cols, c, col) {
+            fputc(',', f);
+            json_t *v = json_object_get(b, json_string_value(col));
+            if (v) csv_value(f, v);
+        }
+        fputc('\n', f);
+    }
+    json_decref(extra_cols);
+    json_decref(seen);
+    if (fclose(f) != 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+int qk_results_write(qk_results *r, const char *dir, const char *basename, int complete, int force,
+                     qk_error *err) {
+    if (!dir || !*dir) dir = ".";
+    if (!basename || !*basename || strchr(basename, '/'))
+        return qk_fail(err, "results name '%s' must be a non-empty file name without '/'",
+                       basename ? basename : "");
+    if (mkdir_p(dir, err)) return -1;
+    char jpath[PATH_MAX], cpath[PATH_MAX];
+    if (snprintf(jpath, sizeof jpath, "%s/%s.json", dir, basename) >= (int)sizeof jpath ||
+        snprintf(cpath, sizeof cpath, "%s/%s.csv", dir, basename) >= (int)sizeof cpath)
+        return qk_fail(err, "%s/%s: path too long", dir, basename);
+    /* check both before writing either */
+    if (check_replace(r, jpath, force, err) || check_replace(r, cpath, force, err)) return -1;
+
+    json_t *doc = json_pack("{s:O, s:O, s:O, s:b}", "context", r->context, "benchmarks",
+                            r->benchmarks, "comparisons", r->comparisons, "complete", complete);
+    char *text = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(12)) : NULL;
+    json_decref(doc);
+    if (!text) return qk_fail(err, "%s: cannot serialise the results (out of memory)", jpath);
+    size_t tlen = strlen(text);
+    text = realloc(text, tlen + 2); /* end with a newline */
+    if (!text) return qk_fail(err, "%s: out of memory", jpath);
+    text[tlen++] = '\n';
+    text[tlen] = 0;
+
+    struct stat st;
+    int rc = write_atomic(r, jpath, text, tlen, !force && lstat(jpath, &st) != 0, err);
+    free(text);
+    if (rc) return -1;
+
+    size_t clen;
+    char *csv = build_csv(r->benchmarks, &clen);
+    if (!csv) return qk_fail(err, "%s: cannot build the CSV (out of memory)", cpath);
+    rc = write_atomic(r, cpath, csv, clen, !force && lstat(cpath, &st) != 0, err);
+    free(csv);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Reading */
+
+int qk_results_load(const char *path, json_t **out, qk_error *err) {
+    *out = NULL;
+    json_error_t je;
+    json_t *doc = json_load_file(path, 0, &je);
+    if (!doc) {
+        if (je.line < 0) return qk_fail(err, "%s: %s", path, je.text);
+        return qk_fail(err, "%s:%d:%d: not valid JSON: %s", path, je.line, je.column, je.text);
+    }
+    json_t *ctx = json_object_get(doc, "context");
+    const char *gen = json_string_value(json_object_get(ctx, "generator"));
+    json_t *ver = json_object_get(ctx, "json_schema_version");
+    if (!json_is_object(doc) || !json_is_object(ctx) || !gen ||
+        strncmp(gen, GENERATOR, strlen(GENERATOR))) {
+        json_decref(doc);
+        return qk_fail(err, "%s: not a qkbench results file (no context.generator \"qkbench ...\")",
+                       path);
+    }
+    if (!json_is_integer(ver) || json_integer_value(ver) != QK_RESULTS_SCHEMA_VERSION) {
+        char got[32] = "none";
+        if (json_is_integer(ver))
+            snprintf(got, sizeof got, "%" JSON_INTEGER_FORMAT, json_integer_value(ver));
+        json_decref(doc);
+        return qk_fail(err, "%s: results schema version %s; this qkbench reads version %d", path,
+                       got, QK_RESULTS_SCHEMA_VERSION);
+    }
+    if (!json_is_array(json_object_get(doc, "benchmarks")) ||
+        !json_is_boolean(json_object_get(doc, "complete"))) {
+        json_decref(doc);
+        return qk_fail(err, "%s: qkbench results file without a 'benchmarks' array or 'complete'",
+                       path);
+    }
+    *out = doc;
+    return 0;
+}

@@ -1,0 +1,1111 @@
+/* GGUF v2/v3 reader and writer. Layout and validation rules: ../shared/spec/gguf-q8_0.md.
+ * The reader never trusts a length or count before checking it against the bytes left, so every
+ * allocation is bounded by the file size and every read stays inside the buffer. */
+#include "gguf.h"
+
+#include <fcntl.h>
+#include <errno.h>
+#include <float.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Values are read with memcpy into host integers: correct only on little-endian hosts (x86-64,
+ * ARM). */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+               "the GGUF code assumes a little-endian host");
+
+#define GGUF_HEADER_BYTES      24u
+#define GGUF_DEFAULT_ALIGNMENT 32u
+#define GGUF_MAX_STRING        (UINT64_C(1) << 30) /* ggml's cap on strings */
+#define GGUF_MAX_ARRAY         (UINT64_C(1) << 30) /* ggml's cap on array elements */
+#define GGUF_MAX_KEY           65535u              /* spec limit on key length */
+#define GGUF_MAX_NAME          63u                 /* ggml: names shorter than GGML_MAX_NAME (64) */
+#define GGUF_MAX_DIMS          4u
+#define GGUF_VTYPE_COUNT       13u
+/* Smallest possible records, to bound counts by the bytes left before allocating anything:
+ * a kv is key length + 1-byte key + value type + 1-byte value; a tensor info is name length +
+ * 1-byte name + n_dims + one ne + type + offset. */
+#define MIN_KV_BYTES     (8u + 1u + 4u + 1u)
+#define MIN_TENSOR_BYTES (8u + 1u + 4u + 8u + 4u + 8u)
+
+static const char KEY_ALIGNMENT[] = "general.alignment";
+
+/* ---- type traits ---- */
+
+int qk_ggml_type_block_size(uint32_t type) {
+    switch (type) {
+    case QK_GGML_F32:
+    case QK_GGML_F16:
+    case QK_GGML_BF16:
+        return 1;
+    case QK_GGML_Q8_0:
+        return 32;
+    default:
+        return 0;
+    }
+}
+
+int qk_ggml_type_block_bytes(uint32_t type) {
+    switch (type) {
+    case QK_GGML_F32:
+        return 4;
+    case QK_GGML_F16:
+    case QK_GGML_BF16:
+        return 2;
+    case QK_GGML_Q8_0:
+        return 34;
+    default:
+        return 0;
+    }
+}
+
+const char *qk_ggml_type_name(uint32_t type) {
+    /* Names of every id the spec lists, so a refused type is named in messages. */
+    static const char *const names[] = {
+        [0] = "F32",    [1] = "F16",    [2] = "Q4_0",   [3] = "Q4_1",  [6] = "Q5_0",
+        [7] = "Q5_1",   [8] = "Q8_0",   [9] = "Q8_1",   [10] = "Q2_K", [11] = "Q3_K",
+        [12] = "Q4_K",  [13] = "Q5_K",  [14] = "Q6_K",  [15] = "Q8_K", [16] = "IQ*",
+        [17] = "IQ*",   [18] = "IQ*",   [19] = "IQ*",   [20] = "IQ*",  [21] = "IQ*",
+        [22] = "IQ*",   [23] = "IQ*",   [24] = "I8",    [25] = "I16",  [26] = "I32",
+        [27] = "I64",   [28] = "F64",   [29] = "IQ*",   [30] = "BF16", [34] = "TQ1_0",
+        [35] = "TQ2_0", [39] = "MXFP4", [40] = "NVFP4", [41] = "Q1_0", [42] = "Q2_0",
+    };
+    if (type < sizeof names / sizeof names[0] && names[type]) return names[type];
+    return "unknown";
+}
+
+const char *qk_gguf_vtype_name(uint32_t type) {
+    static const char *const names[GGUF_VTYPE_COUNT] = {
+        "UINT8", "INT8",   "UINT16", "INT16",  "UINT32", "INT32",   "FLOAT32",
+        "BOOL",  "STRING", "ARRAY",  "UINT64", "INT64",  "FLOAT64",
+    };
+    return type < GGUF_VTYPE_COUNT ? names[type] : "unknown";
+}
+
+int qk_gguf_vtype_size(uint32_t type) {
+    static const int sizes[GGUF_VTYPE_COUNT] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
+    return type < GGUF_VTYPE_COUNT ? sizes[type] : 0;
+}
+
+int qk_str_eq(qk_str s, const char *c) {
+    if (!c || !s.ptr) return 0;
+    size_t n = strlen(c);
+    return s.len == n && memcmp(s.ptr, c, n) == 0;
+}
+
+static uint64_t rd_u64(const uint8_t *p) {
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static uint32_t rd_u32(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static int is_pow2(uint64_t x) {
+    return x != 0 && (x & (x - 1)) == 0;
+}
+
+/* Rounds x up to a multiple of the power of two a; 0 if that overflows (x is never 0 there). */
+static int align_up(uint64_t x, uint64_t a, uint64_t *out) {
+    uint64_t r;
+    if (__builtin_add_overflow(x, a - 1, &r)) return -1;
+    *out = r & ~(a - 1);
+    return 0;
+}
+
+/* Copies s into dst for messages: at most 48 characters, non-printables as '?'. */
+static void printable(char *dst, size_t cap, qk_str s) {
+    size_t n = 0;
+    for (uint64_t i = 0; i < s.len && n < 48 && n + 4 < cap; i++) {
+        unsigned char c = (unsigned char)s.ptr[i];
+        dst[n++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    if (n < s.len && n + 4 <= cap) {
+        memcpy(dst + n, "...", 3);
+        n += 3;
+    }
+    dst[n] = 0;
+}
+
+/* ---- bounds-checked reader ---- */
+
+typedef struct {
+    const uint8_t *base;
+    uint64_t size, pos;
+    const char *name; /* file name for messages */
+    char ctx[96];     /* the record being read, e.g. "kv 3 ('general.name'): "; prefixes messages */
+    qk_error *err;
+} reader;
+
+static uint64_t left(const reader *r) {
+    return r->size - r->pos;
+}
+
+__attribute__((format(printf, 3, 4))) static int fail_at(reader *r, uint64_t off, const char *fmt,
+                                                         ...) {
+    char detail[384];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    return qk_fail(r->err, "%s: offset %" PRIu64 ": %s%s", r->name, off, r->ctx, detail);
+}
+
+static int truncated(reader *r, const char *field, uint64_t need) {
+    return fail_at(r, r->pos, "truncated %s (needs %" PRIu64 " bytes, %" PRIu64 " left)", field,
+                   need, left(r));
+}
+
+static int read_u32(reader *r, const char *field, uint32_t *out) {
+    if (left(r) < 4) return truncated(r, field, 4);
+    *out = rd_u32(r->base + r->pos);
+    r->pos += 4;
+    return 0;
+}
+
+static int read_u64(reader *r, const char *field, uint64_t *out) {
+    if (left(r) < 8) return truncated(r, field, 8);
+    *out = rd_u64(r->base + r->pos);
+    r->pos += 8;
+    return 0;
+}
+
+/* Reads a string (u64 length + bytes) whose length may not exceed max_len. */
+static int read_str(reader *r, const char *field, uint64_t max_len, qk_str *out) {
+    uint64_t at = r->pos;
+    if (left(r) < 8)
+        return fail_at(r, at, "truncated %s length (needs 8 bytes, %" PRIu64 " left)", field,
+                       left(r));
+    uint64_t len = rd_u64(r->base + at);
+    if (len > max_len)
+        return fail_at(r, at, "%s length %" PRIu64 " exceeds the %" PRIu64 "-byte limit", field,
+                       len, max_len);
+    if (len > left(r) - 8)
+        return fail_at(
+            r, at, "%s length %" PRIu64 " runs past the end of the file (%" PRIu64 " bytes left)",
+            field, len, left(r) - 8);
+    out->ptr = (const char *)(r->base + at + 8);
+    out->len = len;
+    r->pos = at + 8 + len;
+    return 0;
+}
+
+static void set_ctx(reader *r, const char *what, uint64_t index, const qk_str *name) {
+    if (!name) {
+        snprintf(r->ctx, sizeof r->ctx, "%s %" PRIu64 ": ", what, index);
+        return;
+    }
+    char shown[56];
+    printable(shown, sizeof shown, *name);
+    snprintf(r->ctx, sizeof r->ctx, "%s %" PRIu64 " ('%s'): ", what, index, shown);
+}
+
+/* ---- metadata ---- */
+
+static int check_bools(reader *r, const uint8_t *p, uint64_t n) {
+    for (uint64_t i = 0; i < n; i++)
+        if (p[i] > 1)
+            return fail_at(r, (uint64_t)(p + i - r->base), "BOOL value %u is not 0 or 1", p[i]);
+    return 0;
+}
+
+static int read_scalar(reader *r, uint32_t type) {
+    if (type == QK_GGUF_STRING) {
+        qk_str s;
+        return read_str(r, "STRING value", GGUF_MAX_STRING, &s);
+    }
+    uint64_t size = (uint64_t)qk_gguf_vtype_size(type);
+    char field[32];
+    if (left(r) < size) {
+        snprintf(field, sizeof field, "%s value", qk_gguf_vtype_name(type));
+        return truncated(r, field, size);
+    }
+    if (type == QK_GGUF_BOOL && check_bools(r, r->base + r->pos, 1)) return -1;
+    r->pos += size;
+    return 0;
+}
+
+static int read_string_elems(reader *r, uint64_t n) {
+    if (n > left(r) / 8) /* each element has at least its 8-byte length */
+        return fail_at(r, r->pos,
+                       "array of %" PRIu64 " strings needs at least %" PRIu64 " bytes, %" PRIu64
+                       " left",
+                       n, n * 8, left(r));
+    for (uint64_t i = 0; i < n; i++) {
+        char field[48];
+        qk_str s;
+        uint64_t at = r->pos;
+        /* Cheap inline check first; the message is formatted only on failure. */
+        if (left(r) >= 8 && rd_u64(r->base + at) <= GGUF_MAX_STRING &&
+            rd_u64(r->base + at) <= left(r) - 8) {
+            r->pos = at + 8 + rd_u64(r->base + at);
+            continue;
+        }
+        snprintf(field, sizeof field, "string element %" PRIu64, i);
+        return read_str(r, field, GGUF_MAX_STRING, &s);
+    }
+    return 0;
+}
+
+static int read_array(reader *r, qk_gguf_kv *kv) {
+    uint64_t at = r->pos;
+    if (read_u32(r, "array element type", &kv->arr_type)) return -1;
+    if (kv->arr_type >= GGUF_VTYPE_COUNT)
+        return fail_at(r, at, "array element type %" PRIu32 " is not a GGUF value type (0..12)",
+                       kv->arr_type);
+    if (kv->arr_type == QK_GGUF_ARRAY)
+        return fail_at(r, at, "array element type is ARRAY (arrays of arrays are not supported)");
+    at = r->pos;
+    if (read_u64(r, "array count", &kv->arr_n)) return -1;
+    if (kv->arr_n > GGUF_MAX_ARRAY)
+        return fail_at(r, at, "array count %" PRIu64 " exceeds the 2^30-element limit", kv->arr_n);
+    kv->value = r->base + r->pos;
+    kv->value_offset = r->pos;
+    if (kv->arr_type == QK_GGUF_STRING) return read_string_elems(r, kv->arr_n);
+    uint64_t bytes = kv->arr_n * (uint64_t)qk_gguf_vtype_size(kv->arr_type); /* <= 2^33 */
+    if (bytes > left(r))
+        return fail_at(r, r->pos,
+                       "array of %" PRIu64 " %s elements needs %" PRIu64 " bytes, %" PRIu64 " left",
+                       kv->arr_n, qk_gguf_vtype_name(kv->arr_type), bytes, left(r));
+    if (kv->arr_type == QK_GGUF_BOOL && check_bools(r, kv->value, kv->arr_n)) return -1;
+    r->pos += bytes;
+    return 0;
+}
+
+static int read_kv(reader *r, uint64_t index, qk_gguf_kv *kv) {
+    set_ctx(r, "kv", index, NULL);
+    uint64_t at = r->pos;
+    if (read_str(r, "key", GGUF_MAX_KEY, &kv->key)) return -1;
+    if (kv->key.len == 0) return fail_at(r, at, "key is empty");
+    set_ctx(r, "kv", index, &kv->key);
+    at = r->pos;
+    if (read_u32(r, "value type", &kv->type)) return -1;
+    if (kv->type >= GGUF_VTYPE_COUNT)
+        return fail_at(r, at, "value type %" PRIu32 " is not a GGUF value type (0..12)", kv->type);
+    if (kv->type == QK_GGUF_ARRAY) return read_array(r, kv);
+    kv->value = r->base + r->pos;
+    kv->value_offset = r->pos;
+    return read_scalar(r, kv->type);
+}
+
+/* ---- duplicate detection: sort (name, index) pairs, then compare neighbours ---- */
+
+typedef struct {
+    qk_str s;
+    uint64_t index;
+} named;
+
+static int named_cmp(const void *a, const void *b) {
+    const named *x = a, *y = b;
+    if (x->s.len != y->s.len) return x->s.len < y->s.len ? -1 : 1;
+    int c = memcmp(x->s.ptr, y->s.ptr, x->s.len);
+    if (c) return c;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Finds the earliest record whose name repeats an earlier one. Returns
+ * 1 with *dup and *first set when found, else 0. */
+static int find_duplicate(named *list, uint64_t n, uint64_t *dup, uint64_t *first) {
+    if (n < 2) return 0;
+    qsort(list, n, sizeof *list, named_cmp);
+    int found = 0;
+    uint64_t run_start = 0;
+    for (uint64_t i = 1; i < n; i++) {
+        if (named_cmp(&(named){list[i].s, 0}, &(named){list[i - 1].s, 0}) != 0) {
+            run_start = i;
+            continue;
+        }
+        if (!found || list[i].index < *dup) {
+            *dup = list[i].index;
+            *first = list[run_start].index;
+            found = 1;
+        }
+    }
+    return found;
+}
+
+static uint64_t str_offset(const reader *r, qk_str s) { /* offset of the string's length field */
+    return (uint64_t)((const uint8_t *)s.ptr - r->base) - 8;
+}
+
+static int check_unique_keys(reader *r, qk_gguf *g) {
+    if (g->n_kv < 2) return 0;
+    named *list = malloc(g->n_kv * sizeof *list); /* n_kv is bounded by the file size */
+    if (!list)
+        return qk_fail(r->err, "%s: out of memory checking %" PRIu64 " keys", r->name, g->n_kv);
+    for (uint64_t i = 0; i < g->n_kv; i++) list[i] = (named){g->kv[i].key, i};
+    uint64_t dup = 0, first = 0;
+    int found = find_duplicate(list, g->n_kv, &dup, &first);
+    free(list);
+    if (!found) return 0;
+    set_ctx(r, "kv", dup, &g->kv[dup].key);
+    return fail_at(r, str_offset(r, g->kv[dup].key),
+                   "duplicate key (first defined by kv %" PRIu64 ")", first);
+}
+
+/* general.alignment: optional; when present a u32 power of two (spec section 9, rule 6). */
+static int read_alignment(reader *r, qk_gguf *g) {
+    g->alignment = GGUF_DEFAULT_ALIGNMENT;
+    const qk_gguf_kv *kv = qk_gguf_find_kv(g, KEY_ALIGNMENT);
+    if (!kv) return 0;
+    r->ctx[0] = 0;
+    uint64_t type_at = str_offset(r, kv->key) + 8 + kv->key.len;
+    if (kv->type != QK_GGUF_UINT32)
+        return fail_at(r, type_at, "general.alignment has type %s, expected UINT32",
+                       qk_gguf_vtype_name(kv->type));
+    uint32_t a = rd_u32(kv->value);
+    if (a == 0) return fail_at(r, kv->value_offset, "general.alignment is 0");
+    if (!is_pow2(a))
+        return fail_at(r, kv->value_offset, "general.alignment %" PRIu32 " is not a power of two",
+                       a);
+    g->alignment = a;
+    return 0;
+}
+
+/* ---- tensor infos ---- */
+
+static int read_dims(reader *r, qk_gguf_tensor *t) {
+    uint64_t at = r->pos;
+    if (read_u32(r, "n_dims", &t->n_dims)) return -1;
+    if (t->n_dims == 0) return fail_at(r, at, "n_dims 0 (a tensor needs at least one dimension)");
+    if (t->n_dims > GGUF_MAX_DIMS)
+        return fail_at(r, at, "n_dims %" PRIu32 " exceeds the maximum of 4", t->n_dims);
+    uint64_t dims_at = r->pos;
+    for (uint32_t d = 0; d < GGUF_MAX_DIMS; d++) t->ne[d] = 1;
+    for (uint32_t d = 0; d < t->n_dims; d++) {
+        char field[16];
+        uint64_t v = 0;
+        snprintf(field, sizeof field, "ne[%" PRIu32 "]", d);
+        at = r->pos;
+        if (read_u64(r, field, &v)) return -1;
+        if (v == 0)
+            return fail_at(r, at, "ne[%" PRIu32 "] is 0 (empty tensors are not supported)", d);
+        if (v > INT64_MAX)
+            return fail_at(r, at, "ne[%" PRIu32 "] %" PRIu64 " does not fit in int64", d, v);
+        t->ne[d] = (int64_t)v;
+    }
+    int64_t count = 1;
+    for (uint32_t d = 0; d < GGUF_MAX_DIMS; d++)
+        if (__builtin_mul_overflow(count, t->ne[d], &count))
+            return fail_at(r, dims_at,
+                           "element count %" PRId64 " x %" PRId64 " x %" PRId64 " x %" PRId64
+                           " overflows int64",
+                           t->ne[0], t->ne[1], t->ne[2], t->ne[3]);
+    return 0;
+}
+
+/* Reads the type and computes nbytes = (ne0 / block) * block_bytes * ne1 * ne2 * ne3. */
+static int read_type(reader *r, qk_gguf_tensor *t) {
+    uint64_t at = r->pos;
+    if (read_u32(r, "type", &t->type)) return -1;
+    int block = qk_ggml_type_block_size(t->type);
+    if (block == 0)
+        return fail_at(r, at, "unsupported tensor type %" PRIu32 " (%s)", t->type,
+                       qk_ggml_type_name(t->type));
+    if (t->ne[0] % block != 0)
+        return fail_at(r, at, "ne[0] %" PRId64 " is not a multiple of the %s block size %d",
+                       t->ne[0], qk_ggml_type_name(t->type), block);
+    uint64_t n = (uint64_t)(t->ne[0] / block);
+    int over = __builtin_mul_overflow(n, (uint64_t)qk_ggml_type_block_bytes(t->type), &n);
+    for (uint32_t d = 1; d < GGUF_MAX_DIMS; d++)
+        over |= __builtin_mul_overflow(n, (uint64_t)t->ne[d], &n);
+    if (over)
+        return fail_at(r, at, "byte size of the %s tensor overflows 64 bits",
+                       qk_ggml_type_name(t->type));
+    t->nbytes = n;
+    return 0;
+}
+
+/* Offsets must be aligned and (as ggml's reader requires) equal the running sum of padded sizes. */
+static int read_offset(reader *r, qk_gguf_tensor *t, uint32_t alignment, uint64_t *expected) {
+    uint64_t at = r->pos;
+    if (read_u64(r, "offset", &t->offset)) return -1;
+    if (t->offset % alignment != 0)
+        return fail_at(r, at, "offset %" PRIu64 " is not a multiple of the alignment %" PRIu32,
+                       t->offset, alignment);
+    if (t->offset != *expected)
+        return fail_at(r, at,
+                       "offset %" PRIu64 " is not the expected %" PRIu64
+                       " (tensors must be stored in info order, each padded to the alignment)",
+                       t->offset, *expected);
+    uint64_t padded;
+    if (align_up(t->nbytes, alignment, &padded) ||
+        __builtin_add_overflow(*expected, padded, expected))
+        return fail_at(r, at, "data section size overflows 64 bits");
+    return 0;
+}
+
+static int read_tensor_info(reader *r, qk_gguf *g, uint64_t index, uint64_t *expected) {
+    qk_gguf_tensor *t = &g->tensors[index];
+    set_ctx(r, "tensor", index, NULL);
+    uint64_t at = r->pos;
+    if (read_str(r, "name", GGUF_MAX_NAME, &t->name)) return -1;
+    if (t->name.len == 0) return fail_at(r, at, "name is empty");
+    set_ctx(r, "tensor", index, &t->name);
+    if (read_dims(r, t) || read_type(r, t)) return -1;
+    return read_offset(r, t, g->alignment, expected);
+}
+
+static int check_unique_names(reader *r, qk_gguf *g) {
+    if (g->n_tensors < 2) return 0;
+    named *list = malloc(g->n_tensors * sizeof *list); /* bounded by the file size */
+    if (!list)
+        return qk_fail(r->err, "%s: out of memory checking %" PRIu64 " tensor names", r->name,
+                       g->n_tensors);
+    for (uint64_t i = 0; i < g->n_tensors; i++) list[i] = (named){g->tensors[i].name, i};
+    uint64_t dup = 0, first = 0;
+    int found = find_duplicate(list, g->n_tensors, &dup, &first);
+    free(list);
+    if (!found) return 0;
+    set_ctx(r, "tensor", dup, &g->tensors[dup].name);
+    return fail_at(r, str_offset(r, g->tensors[dup].name),
+                   "duplicate tensor name (first used by tensor %" PRIu64 ")", first);
+}
+
+/* Places every tensor in the data section and checks it lies inside the file. */
+static int locate_data(reader *r, qk_gguf *g) {
+    uint64_t start;
+    if (align_up(r->pos, g->alignment, &start)) start = UINT64_MAX;
+    /* With no tensors ggml does not seek to the data section; keep data_start inside the file. */
+    g->data_start = (g->n_tensors == 0 && start > r->size) ? r->size : start;
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        qk_gguf_tensor *t = &g->tensors[i];
+        uint64_t offset_at = str_offset(r, t->name) + 8 + t->name.len + 4 + 8 * t->n_dims + 4;
+        uint64_t begin, end;
+        set_ctx(r, "tensor", i, &t->name);
+        if (__builtin_add_overflow(start, t->offset, &begin) ||
+            __builtin_add_overflow(begin, t->nbytes, &end) || end > r->size)
+            return fail_at(r, offset_at,
+                           "data (%" PRIu64 " bytes at data section %" PRIu64 " + offset %" PRIu64
+                           ") runs past the end of the %" PRIu64 "-byte file",
+                           t->nbytes, start, t->offset, r->size);
+        t->data = r->base + begin;
+    }
+    return 0;
+}
+
+/* ---- header ---- */
+
+static int read_magic_version(reader *r, qk_gguf *g) {
+    if (left(r) < 4) return truncated(r, "magic", 4);
+    const uint8_t *m = r->base;
+    if (memcmp(m, "GGUF", 4) != 0)
+        return fail_at(r, 0, "bad magic %02x %02x %02x %02x (expected \"GGUF\" = 47 47 55 46)",
+                       m[0], m[1], m[2], m[3]);
+    r->pos = 4;
+    if (read_u32(r, "version", &g->version)) return -1;
+    if (g->version == 0 || g->version == 1)
+        return fail_at(r, 4,
+                       "version %" PRIu32
+                       " is invalid (GGUF v1 used 32-bit counts; v2 and v3 are accepted)",
+                       g->version);
+    if (g->version > 3 && (g->version & 0xffffu) == 0)
+        return fail_at(r, 4,
+                       "version %" PRIu32 " is unsupported: its low 16 bits are zero, so the "
+                       "file is probably byte-swapped (big-endian)",
+                       g->version);
+    if (g->version > 3)
+        return fail_at(r, 4, "version %" PRIu32 " is unsupported (this reader accepts 2 and 3)",
+                       g->version);
+    return 0;
+}
+
+/* Counts are bounded by what the bytes after the header could hold (this also rejects any count
+ * with the top bit set), so the arrays allocated for them are bounded by the file size. */
+static int read_counts(reader *r, qk_gguf *g) {
+    if (read_u64(r, "tensor_count", &g->n_tensors)) return -1;
+    if (read_u64(r, "metadata_kv_count", &g->n_kv)) return -1;
+    uint64_t room = r->size - GGUF_HEADER_BYTES;
+    if (g->n_tensors > room / MIN_TENSOR_BYTES)
+        return fail_at(r, 8,
+                       "tensor_count %" PRIu64 " exceeds what the %" PRIu64
+                       "-byte file can hold (at most %" PRIu64 " tensor infos of >= %u bytes)",
+                       g->n_tensors, r->size, room / MIN_TENSOR_BYTES, MIN_TENSOR_BYTES);
+    room -= g->n_tensors * MIN_TENSOR_BYTES;
+    if (g->n_kv > room / MIN_KV_BYTES)
+        return fail_at(r, 16,
+                       "metadata_kv_count %" PRIu64 " exceeds what the %" PRIu64
+                       "-byte file can hold (at most %" PRIu64 " kvs of >= %u bytes besides the "
+                       "tensor infos)",
+                       g->n_kv, r->size, room / MIN_KV_BYTES, MIN_KV_BYTES);
+    return 0;
+}
+
+static int parse(qk_gguf *g, qk_error *err) {
+    reader r = {.base = g->map, .size = g->size, .name = g->path, .err = err};
+    if (read_magic_version(&r, g) || read_counts(&r, g)) return -1;
+    /* calloc(0) may return NULL: always ask for at least one record. */
+    g->kv = calloc(g->n_kv ? g->n_kv : 1, sizeof *g->kv);
+    g->tensors = calloc(g->n_tensors ? g->n_tensors : 1, sizeof *g->tensors);
+    if (!g->kv || !g->tensors) return qk_fail(err, "%s: out of memory for the header", g->path);
+    for (uint64_t i = 0; i < g->n_kv; i++)
+        if (read_kv(&r, i, &g->kv[i])) return -1;
+    if (check_unique_keys(&r, g) || read_alignment(&r, g)) return -1;
+    uint64_t expected_offset = 0;
+    for (uint64_t i = 0; i < g->n_tensors; i++)
+        if (read_tensor_info(&r, g, i, &expected_offset)) return -1;
+    if (check_unique_names(&r, g)) return -1;
+    return locate_data(&r, g);
+}
+
+/* Takes ownership of the map when map_owned (also on failure). */
+static int init(qk_gguf *g, const uint8_t *map, uint64_t size, const char *name, int map_owned,
+                qk_error *err) {
+    memset(g, 0, sizeof *g);
+    g->map = map;
+    g->size = size;
+    g->map_owned = map_owned;
+    g->path_owned = strdup(name);
+    g->path = g->path_owned;
+    if (!g->path_owned) {
+        qk_gguf_close(g);
+        return qk_fail(err, "%s: out of memory", name);
+    }
+    if (parse(g, err) == 0) return 0;
+    qk_gguf_close(g);
+    return -1;
+}
+
+int qk_gguf_open_memory(qk_gguf *g, const void *buf, uint64_t size, const char *name,
+                        qk_error *err) {
+    static const uint8_t empty[1];
+    if (!name) name = "<memory>";
+    if (!buf) {
+        if (size) {
+            memset(g, 0, sizeof *g);
+            return qk_fail(err, "%s: NULL buffer of %" PRIu64 " bytes", name, size);
+        }
+        buf = empty;
+    }
+    return init(g, buf, size, name, 0, err);
+}
+
+int qk_gguf_open(qk_gguf *g, const char *path, qk_error *err) {
+    memset(g, 0, sizeof *g);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return qk_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        int e = errno;
+        close(fd);
+        return qk_fail(err, "%s: not a regular file%s%s", path, e ? ": " : "",
+                       e ? strerror(e) : "");
+    }
+    if (st.st_size == 0) { /* mmap refuses length 0; the parser reports the missing magic */
+        close(fd);
+        return qk_gguf_open_memory(g, NULL, 0, path, err);
+    }
+    if ((uint64_t)st.st_size > SIZE_MAX) {
+        close(fd);
+        return qk_fail(err, "%s: %lld bytes do not fit in the address space", path,
+                       (long long)st.st_size);
+    }
+    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    int e = errno;
+    close(fd); /* the mapping stays valid */
+    if (m == MAP_FAILED)
+        return qk_fail(err, "%s: cannot map %lld bytes: %s", path, (long long)st.st_size,
+                       strerror(e));
+    return init(g, m, (uint64_t)st.st_size, path, 1, err);
+}
+
+void qk_gguf_close(qk_gguf *g) {
+    if (!g) return;
+    if (g->map_owned && g->map) munmap((void *)g->map, (size_t)g->size);
+    free(g->kv);
+    free(g->tensors);
+    free(g->path_owned);
+    memset(g, 0, sizeof *g);
+}
+
+/* ---- lookups and getters ---- */
+
+const qk_gguf_kv *qk_gguf_find_kv(const qk_gguf *g, const char *key) {
+    for (uint64_t i = 0; g && g->kv && i < g->n_kv; i++)
+        if (qk_str_eq(g->kv[i].key, key)) return &g->kv[i];
+    return NULL;
+}
+
+const qk_gguf_tensor *qk_gguf_find_tensor(const qk_gguf *g, const char *name) {
+    for (uint64_t i = 0; g && g->tensors && i < g->n_tensors; i++)
+        if (qk_str_eq(g->tensors[i].name, name)) return &g->tensors[i];
+    return NULL;
+}
+
+static const char *gname(const qk_gguf *g) {
+    return g && g->path ? g->path : "gguf";
+}
+
+static const qk_gguf_kv *find_typed(const qk_gguf *g, const char *key, qk_error *err) {
+    const qk_gguf_kv *kv = qk_gguf_find_kv(g, key);
+    if (!kv) qk_fail(err, "%s: key '%s' not found", gname(g), key ? key : "(null)");
+    return kv;
+}
+
+static int wrong_type(const qk_gguf *g, const qk_gguf_kv *kv, const char *key, const char *expected,
+                      qk_error *err) {
+    return qk_fail(err, "%s: key '%s' has type %s%s%s, expected %s", gname(g), key,
+                   qk_gguf_vtype_name(kv->type), kv->type == QK_GGUF_ARRAY ? " of " : "",
+                   kv->type == QK_GGUF_ARRAY ? qk_gguf_vtype_name(kv->arr_type) : "", expected);
+}
+
+/* Reads an integer value as signed or unsigned; -1 if the type is not an integer type. */
+static int int_value(const qk_gguf_kv *kv, int *is_signed, int64_t *s, uint64_t *u) {
+    const uint8_t *p = kv->value;
+    *is_signed = 1;
+    switch (kv->type) {
+    case QK_GGUF_INT8:
+        *s = (int8_t)p[0];
+        return 0;
+    case QK_GGUF_INT16: {
+        int16_t v;
+        memcpy(&v, p, 2);
+        *s = v;
+        return 0;
+    }
+    case QK_GGUF_INT32: {
+        int32_t v;
+        memcpy(&v, p, 4);
+        *s = v;
+        return 0;
+    }
+    case QK_GGUF_INT64:
+        memcpy(s, p, 8);
+        return 0;
+    default:
+        break;
+    }
+    *is_signed = 0;
+    switch (kv->type) {
+    case QK_GGUF_UINT8:
+        *u = p[0];
+        return 0;
+    case QK_GGUF_UINT16: {
+        uint16_t v;
+        memcpy(&v, p, 2);
+        *u = v;
+        return 0;
+    }
+    case QK_GGUF_UINT32:
+        *u = rd_u32(p);
+        return 0;
+    case QK_GGUF_UINT64:
+        *u = rd_u64(p);
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+int qk_gguf_get_u32(const qk_gguf *g, const char *key, uint32_t *out, qk_error *err) {
+    const qk_gguf_kv *kv = find_typed(g, key, err);
+    if (!kv) return -1;
+    int is_signed;
+    int64_t s = 0;
+    uint64_t u = 0;
+    if (int_value(kv, &is_signed, &s, &u)) return wrong_type(g, kv, key, "an integer", err);
+    if (is_signed && s < 0)
+        return qk_fail(err, "%s: key '%s' (%s) value %" PRId64 " does not fit in u32", gname(g),
+                       key, qk_gguf_vtype_name(kv->type), s);
+    if (is_signed) u = (uint64_t)s;
+    if (u > UINT32_MAX)
+        return qk_fail(err, "%s: key '%s' (%s) value %" PRIu64 " does not fit in u32", gname(g),
+                       key, qk_gguf_vtype_name(kv->type), u);
+    *out = (uint32_t)u;
+    return 0;
+}
+
+int qk_gguf_get_f32(const qk_gguf *g, const char *key, float *out, qk_error *err) {
+    const qk_gguf_kv *kv = find_typed(g, key, err);
+    if (!kv) return -1;
+    if (kv->type == QK_GGUF_FLOAT32) {
+        memcpy(out, kv->value, sizeof *out);
+        return 0;
+    }
+    if (kv->type != QK_GGUF_FLOAT64) return wrong_type(g, kv, key, "FLOAT32 or FLOAT64", err);
+    double d;
+    memcpy(&d, kv->value, sizeof d);
+    if (isfinite(d) && fabs(d) > FLT_MAX) /* the conversion would be undefined */
+        return qk_fail(err, "%s: key '%s' (FLOAT64) value %g does not fit in f32", gname(g), key,
+                       d);
+    *out = (float)d;
+    return 0;
+}
+
+int qk_gguf_get_bool(const qk_gguf *g, const char *key, int *out, qk_error *err) {
+    const qk_gguf_kv *kv = find_typed(g, key, err);
+    if (!kv) return -1;
+    if (kv->type != QK_GGUF_BOOL) return wrong_type(g, kv, key, "BOOL", err);
+    *out = kv->value[0] != 0;
+    return 0;
+}
+
+int qk_gguf_get_str(const qk_gguf *g, const char *key, qk_str *out, qk_error *err) {
+    const qk_gguf_kv *kv = find_typed(g, key, err);
+    if (!kv) return -1;
+    if (kv->type != QK_GGUF_STRING) return wrong_type(g, kv, key, "STRING", err);
+    const uint8_t *cursor = kv->value;
+    *out = qk_gguf_arr_str_next(&cursor);
+    return 0;
+}
+
+const uint8_t *qk_gguf_arr_elem(const qk_gguf_kv *kv, uint64_t i) {
+    if (!kv || kv->type != QK_GGUF_ARRAY || i >= kv->arr_n) return NULL;
+    int size = qk_gguf_vtype_size(kv->arr_type);
+    return size ? kv->value + i * (uint64_t)size : NULL;
+}
+
+int qk_gguf_arr_str(const qk_gguf_kv *kv, uint64_t i, qk_str *out) {
+    if (!kv || kv->type != QK_GGUF_ARRAY || kv->arr_type != QK_GGUF_STRING || i >= kv->arr_n)
+        return -1;
+    const uint8_t *cursor = kv->value;
+    for (uint64_t j = 0; j < i; j++) qk_gguf_arr_str_next(&cursor);
+    *out = qk_gguf_arr_str_next(&cursor);
+    return 0;
+}
+
+/* Trusts the cursor: only valid inside an array the reader validated, at most arr_n times. */
+qk_str qk_gguf_arr_str_next(const uint8_t **cursor) {
+    qk_str s = {(const char *)(*cursor + 8), rd_u64(*cursor)};
+    *cursor += 8 + s.len;
+    return s;
+}
+
+/* ---- writer ----
+ * Errors (bad arguments, duplicate keys or names, out of memory) are recorded in the writer and
+ * reported by qk_gguf_writer_write_header; later calls after the first error are ignored. */
+
+typedef struct {
+    char *name;
+    uint32_t n_dims;
+    int64_t ne[GGUF_MAX_DIMS];
+    uint32_t type;
+    uint64_t offset, nbytes;
+} wtensor;
+
+struct qk_gguf_writer {
+    uint32_t alignment;
+    uint8_t *kv_bytes; /* the serialised kv records, in call order */
+    size_t kv_len, kv_cap;
+    uint64_t n_kv;
+    char **keys; /* copies, for duplicate detection */
+    size_t keys_cap;
+    wtensor *tensors;
+    size_t n_tensors, tensors_cap;
+    uint64_t data_size; /* running sum of aligned tensor sizes: the next tensor's offset */
+    int header_written;
+    int next_data;
+    uint64_t file_pos; /* bytes written so far: padding is relative to the file start */
+    char error[256];   /* first error; empty while none */
+};
+
+/* Records the first error (later ones are usually consequences) and returns -1. */
+__attribute__((format(printf, 2, 3))) static int wfail(qk_gguf_writer *w, const char *fmt, ...) {
+    if (w->error[0]) return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->error, sizeof w->error, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int writer_ok(qk_gguf_writer *w) {
+    return w && !w->error[0];
+}
+
+/* Grows *buf (of element size elem) to hold at least need elements. */
+static int grow(void **buf, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap) return 0;
+    size_t n = *cap ? *cap : 8;
+    while (n < need) {
+        if (n > SIZE_MAX / 2 / elem) return -1;
+        n *= 2;
+    }
+    void *p = realloc(*buf, n * elem);
+    if (!p) return -1;
+    *buf = p;
+    *cap = n;
+    return 0;
+}
+
+static void put(qk_gguf_writer *w, const void *p, size_t n) {
+    if (!writer_ok(w) || n == 0) return;
+    void *buf = w->kv_bytes;
+    if (w->kv_len > SIZE_MAX - n || grow(&buf, &w->kv_cap, w->kv_len + n, 1)) {
+        wfail(w, "out of memory for metadata");
+        return;
+    }
+    w->kv_bytes = buf;
+    memcpy(w->kv_bytes + w->kv_len, p, n);
+    w->kv_len += n;
+}
+
+static void put_u32(qk_gguf_writer *w, uint32_t v) {
+    put(w, &v, 4);
+}
+static void put_u64(qk_gguf_writer *w, uint64_t v) {
+    put(w, &v, 8);
+}
+static void put_str(qk_gguf_writer *w, const char *s, size_t n) {
+    put_u64(w, n);
+    put(w, s, n);
+}
+
+static int has_key(const qk_gguf_writer *w, const char *key) {
+    for (uint64_t i = 0; i < w->n_kv; i++)
+        if (strcmp(w->keys[i], key) == 0) return 1;
+    return 0;
+}
+
+/* Validates the key and writes it with the value type; the caller then writes the value. */
+static int begin_kv(qk_gguf_writer *w, const char *key, uint32_t type, int internal) {
+    if (!writer_ok(w)) return -1;
+    if (w->header_written)
+        return wfail(w, "kv '%s' added after the header was written", key ? key : "");
+    if (!key || !key[0]) return wfail(w, "empty or NULL key");
+    size_t len = strlen(key);
+    if (len > GGUF_MAX_KEY) return wfail(w, "key of %zu bytes exceeds 65535", len);
+    if (!internal && strcmp(key, KEY_ALIGNMENT) == 0)
+        return wfail(w, "general.alignment is written by the writer (pass it to "
+                        "qk_gguf_writer_new)");
+    if (has_key(w, key)) return wfail(w, "duplicate key '%s'", key);
+    void *keys = w->keys;
+    char *copy = strdup(key);
+    if (!copy || grow(&keys, &w->keys_cap, w->n_kv + 1, sizeof(char *))) {
+        free(copy);
+        return wfail(w, "out of memory for key '%s'", key);
+    }
+    w->keys = keys;
+    w->keys[w->n_kv++] = copy;
+    put_str(w, key, len);
+    put_u32(w, type);
+    return writer_ok(w) ? 0 : -1;
+}
+
+qk_gguf_writer *qk_gguf_writer_new(uint32_t alignment) {
+    qk_gguf_writer *w = calloc(1, sizeof *w);
+    if (!w) return NULL;
+    w->alignment = alignment ? alignment : GGUF_DEFAULT_ALIGNMENT;
+    if (!is_pow2(w->alignment)) {
+        wfail(w, "alignment %" PRIu32 " is not a power of two", alignment);
+        w->alignment = GGUF_DEFAULT_ALIGNMENT; /* keeps offset arithmetic defined */
+        return w;
+    }
+    /* Readers assume 32 without the key, so any other alignment must be stored. */
+    if (w->alignment != GGUF_DEFAULT_ALIGNMENT &&
+        begin_kv(w, KEY_ALIGNMENT, QK_GGUF_UINT32, 1) == 0)
+        put_u32(w, w->alignment);
+    return w;
+}
+
+void qk_gguf_writer_free(qk_gguf_writer *w) {
+    if (!w) return;
+    for (uint64_t i = 0; i < w->n_kv; i++) free(w->keys[i]);
+    for (size_t i = 0; i < w->n_tensors; i++) free(w->tensors[i].name);
+    free(w->keys);
+    free(w->tensors);
+    free(w->kv_bytes);
+    free(w);
+}
+
+static void kv_scalar(qk_gguf_writer *w, const char *key, uint32_t type, const void *v) {
+    if (begin_kv(w, key, type, 0) == 0) put(w, v, (size_t)qk_gguf_vtype_size(type));
+}
+
+void qk_gguf_writer_kv_u8(qk_gguf_writer *w, const char *key, uint8_t v) {
+    kv_scalar(w, key, QK_GGUF_UINT8, &v);
+}
+void qk_gguf_writer_kv_i8(qk_gguf_writer *w, const char *key, int8_t v) {
+    kv_scalar(w, key, QK_GGUF_INT8, &v);
+}
+void qk_gguf_writer_kv_u16(qk_gguf_writer *w, const char *key, uint16_t v) {
+    kv_scalar(w, key, QK_GGUF_UINT16, &v);
+}
+void qk_gguf_writer_kv_i16(qk_gguf_writer *w, const char *key, int16_t v) {
+    kv_scalar(w, key, QK_GGUF_INT16, &v);
+}
+void qk_gguf_writer_kv_u32(qk_gguf_writer *w, const char *key, uint32_t v) {
+    kv_scalar(w, key, QK_GGUF_UINT32, &v);
+}
+void qk_gguf_writer_kv_i32(qk_gguf_writer *w, const char *key, int32_t v) {
+    kv_scalar(w, key, QK_GGUF_INT32, &v);
+}
+void qk_gguf_writer_kv_f32(qk_gguf_writer *w, const char *key, float v) {
+    kv_scalar(w, key, QK_GGUF_FLOAT32, &v);
+}
+void qk_gguf_writer_kv_bool(qk_gguf_writer *w, const char *key, int v) {
+    uint8_t b = v != 0;
+    kv_scalar(w, key, QK_GGUF_BOOL, &b);
+}
+void qk_gguf_writer_kv_u64(qk_gguf_writer *w, const char *key, uint64_t v) {
+    kv_scalar(w, key, QK_GGUF_UINT64, &v);
+}
+void qk_gguf_writer_kv_i64(qk_gguf_writer *w, const char *key, int64_t v) {
+    kv_scalar(w, key, QK_GGUF_INT64, &v);
+}
+void qk_gguf_writer_kv_f64(qk_gguf_writer *w, const char *key, double v) {
+    kv_scalar(w, key, QK_GGUF_FLOAT64, &v);
+}
+
+void qk_gguf_writer_kv_str(qk_gguf_writer *w, const char *key, const char *v) {
+    if (w && !v) wfail(w, "NULL string value for key '%s'", key ? key : "");
+    if (begin_kv(w, key, QK_GGUF_STRING, 0) == 0) put_str(w, v, strlen(v));
+}
+
+void qk_gguf_writer_kv_arr(qk_gguf_writer *w, const char *key, uint32_t elem_type, const void *data,
+                           uint64_t n) {
+    if (!writer_ok(w)) return;
+    int size = qk_gguf_vtype_size(elem_type);
+    const char *shown = key ? key : "";
+    if (size == 0)
+        wfail(w, "array '%s': element type %" PRIu32 " is not a fixed-size type", shown, elem_type);
+    else if (n > GGUF_MAX_ARRAY)
+        wfail(w, "array '%s': %" PRIu64 " elements exceed 2^30", shown, n);
+    else if (n && !data)
+        wfail(w, "array '%s': NULL data", shown);
+    for (uint64_t i = 0; writer_ok(w) && elem_type == QK_GGUF_BOOL && i < n; i++)
+        if (((const uint8_t *)data)[i] > 1)
+            wfail(w, "array '%s': BOOL element %" PRIu64 " is not 0 or 1", shown, i);
+    if (begin_kv(w, key, QK_GGUF_ARRAY, 0) != 0) return;
+    put_u32(w, elem_type);
+    put_u64(w, n);
+    put(w, data, (size_t)(n * (uint64_t)size)); /* host order is little-endian (asserted above) */
+}
+
+void qk_gguf_writer_kv_arr_str(qk_gguf_writer *w, const char *key, const char *const *strs,
+                               uint64_t n) {
+    if (!writer_ok(w)) return;
+    const char *shown = key ? key : "";
+    if (n > GGUF_MAX_ARRAY) wfail(w, "array '%s': %" PRIu64 " elements exceed 2^30", shown, n);
+    for (uint64_t i = 0; writer_ok(w) && i < n; i++)
+        if (!strs || !strs[i]) wfail(w, "array '%s': string %" PRIu64 " is NULL", shown, i);
+    if (begin_kv(w, key, QK_GGUF_ARRAY, 0) != 0) return;
+    put_u32(w, QK_GGUF_STRING);
+    put_u64(w, n);
+    for (uint64_t i = 0; i < n; i++) put_str(w, strs[i], strlen(strs[i]));
+}
+
+/* Checks shape and type as the reader will and computes the tensor's size in bytes. */
+static int tensor_bytes(qk_gguf_writer *w, const char *name, uint32_t n_dims, const int64_t *ne,
+                        uint32_t type, uint64_t *nbytes) {
+    if (n_dims == 0 || n_dims > GGUF_MAX_DIMS)
+        return wfail(w, "tensor '%s': n_dims %" PRIu32 " is not 1..4", name, n_dims);
+    if (!ne) return wfail(w, "tensor '%s': NULL shape", name);
+    for (uint32_t d = 0; d < n_dims; d++)
+        if (ne[d] <= 0) return wfail(w, "tensor '%s': ne[%" PRIu32 "] is not positive", name, d);
+    int block = qk_ggml_type_block_size(type);
+    if (block == 0) return wfail(w, "tensor '%s': unsupported type %" PRIu32, name, type);
+    if (ne[0] % block != 0)
+        return wfail(w, "tensor '%s': ne[0] %" PRId64 " is not a multiple of %d", name, ne[0],
+                     block);
+    /* Same limits as the reader: element count fits int64, byte size fits uint64. */
+    int64_t count = 1;
+    int over = __builtin_mul_overflow((uint64_t)(ne[0] / block),
+                                      (uint64_t)qk_ggml_type_block_bytes(type), nbytes);
+    for (uint32_t d = 0; d < n_dims; d++) {
+        over |= __builtin_mul_overflow(count, ne[d], &count);
+        if (d > 0) over |= __builtin_mul_overflow(*nbytes, (uint64_t)ne[d], nbytes);
+    }
+    return over ? wfail(w, "tensor '%s': size overflows", name) : 0;
+}
+
+int qk_gguf_writer_tensor(qk_gguf_writer *w, const char *name, uint32_t n_dims, const int64_t *ne,
+                          uint32_t type) {
+    if (!writer_ok(w)) return -1;
+    if (w->header_written) return wfail(w, "tensor added after the header was written");
+    size_t len = name ? strlen(name) : 0;
+    if (len == 0 || len > GGUF_MAX_NAME) return wfail(w, "tensor name must be 1..63 bytes");
+    for (size_t i = 0; i < w->n_tensors; i++)
+        if (strcmp(w->tensors[i].name, name) == 0)
+            return wfail(w, "duplicate tensor name '%s'", name);
+    if (w->n_tensors >= INT32_MAX) return wfail(w, "too many tensors");
+    uint64_t nbytes = 0, padded, end;
+    if (tensor_bytes(w, name, n_dims, ne, type, &nbytes)) return -1;
+    if (align_up(nbytes, w->alignment, &padded) ||
+        __builtin_add_overflow(w->data_size, padded, &end))
+        return wfail(w, "tensor '%s': data section size overflows", name);
+    void *buf = w->tensors;
+    char *copy = strdup(name);
+    if (!copy || grow(&buf, &w->tensors_cap, w->n_tensors + 1, sizeof(wtensor))) {
+        free(copy);
+        return wfail(w, "out of memory for tensor '%s'", name);
+    }
+    w->tensors = buf;
+    wtensor *t = &w->tensors[w->n_tensors];
+    *t = (wtensor){
+        .name = copy, .n_dims = n_dims, .type = type, .offset = w->data_size, .nbytes = nbytes};
+    for (uint32_t d = 0; d < GGUF_MAX_DIMS; d++) t->ne[d] = d < n_dims ? ne[d] : 1;
+    w->data_size = end;
+    return (int)w->n_tensors++;
+}
+
+uint64_t qk_gguf_writer_tensor_nbytes(const qk_gguf_writer *w, int index) {
+    if (!w || index < 0 || (size_t)index >= w->n_tensors) return 0;
+    return w->tensors[index].nbytes;
+}
+
+static int fput(qk_gguf_writer *w, FILE *f, const void *p, size_t n, qk_error *err) {
+    if (n && fwrite(p, 1, n, f) != n)
+        return qk_fail(err, "gguf writer: write failed at byte %" PRIu64, w->file_pos);
+    w->file_pos += n;
+    return 0;
+}
+
+static int fpad(qk_gguf_writer *w, FILE *f, qk_error *err) {
+    static const uint8_t zeros[4096];
+    uint64_t n = (w->alignment - w->file_pos % w->alignment) % w->alignment;
+    while (n > 0) {
+        size_t chunk = n < sizeof zeros ? (size_t)n : sizeof zeros;
+        if (fput(w, f, zeros, chunk, err)) return -1;
+        n -= chunk;
+    }
+    return 0;
+}
+
+static int write_info(qk_gguf_writer *w, FILE *f, const wtensor *t, qk_error *err) {
+    uint64_t len = strlen(t->name), ne[GGUF_MAX_DIMS];
+    for (uint32_t d = 0; d < t->n_dims; d++) ne[d] = (uint64_t)t->ne[d];
+    return fput(w, f, &len, 8, err) || fput(w, f, t->name, (size_t)len, err) ||
+           fput(w, f, &t->n_dims, 4, err) || fput(w, f, ne, 8 * (size_t)t->n_dims, err) ||
+           fput(w, f, &t->type, 4, err) || fput(w, f, &t->offset, 8, err);
+}
+
+int qk_gguf_writer_write_header(qk_gguf_writer *w, FILE *f, qk_error *err) {
+    if (!w) return qk_fail(err, "gguf writer: NULL writer (out of memory in qk_gguf_writer_new?)");
+    if (w->error[0]) return qk_fail(err, "gguf writer: %s", w->error);
+    if (w->header_written) return qk_fail(err, "gguf writer: header already written");
+    uint32_t version = 3;
+    uint64_t n_tensors = w->n_tensors;
+    if (fput(w, f, "GGUF", 4, err) || fput(w, f, &version, 4, err) ||
+        fput(w, f, &n_tensors, 8, err) || fput(w, f, &w->n_kv, 8, err) ||
+        fput(w, f, w->kv_bytes, w->kv_len, err))
+        return -1;
+    for (size_t i = 0; i < w->n_tensors; i++)
+        if (write_info(w, f, &w->tensors[i], err)) return -1;
+    w->header_written = 1;
+    return fpad(w, f, err);
+}
+
+int qk_gguf_writer_write_data(qk_gguf_writer *w, FILE *f, int index, const void *data,
+                              qk_error *err) {
+    if (!w || !w->header_written)
+        return qk_fail(err, "gguf writer: write the header before tensor data");
+    if (index != w->next_data || (size_t)index >= w->n_tensors)
+        return qk_fail(err, "gguf writer: tensor %d written out of order (expected %d of %zu)",
+                       index, w->next_data, w->n_tensors);
+    if (!data) return qk_fail(err, "gguf writer: NULL data for tensor %d", index);
+    const wtensor *t = &w->tensors[index];
+    if (fput(w, f, data, (size_t)t->nbytes, err) || fpad(w, f, err)) return -1;
+    w->next_data++;
+    return 0;
+}

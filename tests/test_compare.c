@@ -1,0 +1,108 @@
+/* `qkbench compare`: two result files with known times give the expected medians, ratios and
+ * geometric mean; paired vs unpaired; names in one file only; usage errors exit 2. */
+#include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../harness/compare.h"
+#include "../harness/results.h"
+
+static char dir[64], path_a[128], path_b[128], path_c[128];
+
+/* A result file whose configuration i has repetition times base[i] * (1 + 0.01 * k) s. */
+static void write_run(const char *basename, const char *const *names, const double *base, int n,
+                      int reps) {
+    qk_results *r = qk_results_new();
+    cr_assert_eq(qk_results_capture_environment(r), 0);
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < reps; k++)
+            cr_assert_eq(qk_results_add_repetition(r, names[i], k, reps, base[i] * (1 + 0.01 * k),
+                                                   base[i], NULL),
+                         0);
+    qk_error err = {{0}};
+    cr_assert_eq(qk_results_write(r, dir, basename, 1, 0, &err), 0, "%s", err.msg);
+    qk_results_free(r);
+}
+
+static void setup(void) {
+    snprintf(dir, sizeof dir, "/tmp/qk-compare-XXXXXX");
+    cr_assert(mkdtemp(dir));
+    const char *names[] = {"forward/a/scalar/t:1", "forward/b/scalar/t:1", "forward/c/scalar/t:1"};
+    const double a[] = {0.010, 0.020, 0.030}, b[] = {0.005, 0.010, 0.030};
+    write_run("a", names, a, 3, 5);
+    write_run("b", names, b, 2, 5); /* c is only in A */
+    write_run("c", names, b, 2, 4); /* other repetition count: unpaired */
+    snprintf(path_a, sizeof path_a, "%s/a.json", dir);
+    snprintf(path_b, sizeof path_b, "%s/b.json", dir);
+    snprintf(path_c, sizeof path_c, "%s/c.json", dir);
+    cr_redirect_stdout();
+    cr_redirect_stderr();
+}
+
+static void teardown(void) {
+    const char *files[] = {"a.json", "a.csv", "b.json", "b.csv", "c.json", "c.csv"};
+    char p[160];
+    for (int i = 0; i < 6; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+        unlink(p);
+    }
+    rmdir(dir);
+}
+
+TestSuite(compare, .init = setup, .fini = teardown, .timeout = 60);
+
+static char *read_all(FILE *f) {
+    static char buf[16384];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    return buf;
+}
+
+static int run(int argc, const char **argv) {
+    return qk_cmd_compare(argc, (char **)argv);
+}
+
+Test(compare, paired_ratios_and_geomean) {
+    const char *argv[] = {"compare", path_a, path_b};
+    cr_assert_eq(run(3, argv), 0);
+    fflush(stdout);
+    char *out = read_all(cr_get_redirected_stdout());
+    /* every repetition of B is exactly half of A's: the paired interval is a point */
+    cr_expect(strstr(out, "forward/a/scalar/t:1"), "%s", out);
+    cr_expect(strstr(out, "0.500 [0.500, 0.500]     paired faster"), "%s", out);
+    /* A: 10, 10.1 .. 10.4 ms; with 5 repetitions the interval spans them all */
+    cr_expect(strstr(out, "10.2 [10, 10.4]"), "%s", out);
+    cr_expect(strstr(out, "geomean B/A over 2 benchmarks: 0.500"), "%s", out);
+    cr_expect(strstr(out, "not compared: 1 only in A, 0 only in B"), "%s", out);
+}
+
+Test(compare, unpaired_when_repetitions_differ) {
+    const char *argv[] = {"compare", path_a, path_c, "--filter", "/b/"};
+    cr_assert_eq(run(5, argv), 0);
+    fflush(stdout);
+    char *out = read_all(cr_get_redirected_stdout());
+    cr_expect(strstr(out, "unpaired"), "%s", out);
+    cr_expect(!strstr(out, "forward/a/scalar"), "filtered out:\n%s", out);
+    cr_expect(strstr(out, "geomean B/A over 1 benchmarks: 0.49"), "%s", out);
+}
+
+Test(compare, usage_errors_exit_2) {
+    const char *one[] = {"compare", path_a};
+    cr_expect_eq(run(2, one), 2);
+    const char *missing[] = {"compare", path_a, "/nonexistent.json"};
+    cr_expect_eq(run(3, missing), 2);
+    const char *option[] = {"compare", path_a, path_b, "--frobnicate"};
+    cr_expect_eq(run(4, option), 2);
+    const char *nomatch[] = {"compare", path_a, path_b, "--filter", "^nothing$"};
+    cr_expect_eq(run(5, nomatch), 2);
+    fflush(stderr);
+    char *err = read_all(cr_get_redirected_stderr());
+    cr_expect(strstr(err, "/nonexistent.json"), "%s", err);
+    cr_expect(strstr(err, "unknown option '--frobnicate'"), "%s", err);
+    cr_expect(strstr(err, "no benchmark name in common"), "%s", err);
+    const char *help[] = {"compare", "--help"};
+    cr_expect_eq(run(2, help), 0);
+}
