@@ -4,7 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+#include <sys/resource.h>
+
 #include "../model/gemma.h"
+#include "accuracy.h"
 #include "cli.h"
 #include "commands.h"
 #include "measure.h"
@@ -26,7 +30,10 @@ static void usage(FILE *f) {
             "  --isa ISA           scalar, avx2 or avx512vnni (default: the best this CPU has)\n"
             "  --act-scale token|block  int8 activation scales: one per token (the seed story's) or\n"
             "                      one per 32-value block (ggml's Q8_0 scheme); default token\n"
-            "  --time              print the time of each forward pass to stderr\n");
+            "  --time              print the time of each forward pass to stderr\n"
+            "  --json              print one JSON document instead: per sequence its embedding and\n"
+            "                      forward-pass time, and the memory footprint (mapped and resident\n"
+            "                      file bytes, prepared and scratch bytes, peak RSS of this process)\n");
 }
 
 typedef struct {
@@ -86,11 +93,12 @@ int qk_cmd_embed(int argc, char **argv) {
         {"tokens-file", required_argument, 0, 'f'}, {"path", required_argument, 0, 'p'},
         {"kernel", required_argument, 0, 'k'},   {"isa", required_argument, 0, 'i'},
         {"act-scale", required_argument, 0, 'a'}, {"time", no_argument, 0, 'T'},
+        {"json", no_argument, 0, 'J'},
         {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
     const char *model = NULL, *variant = "zero-copy", *isa = NULL;
     qk_gemma_options opt = {QK_PATH_INT8, NULL, QK_ACT_PER_TOKEN};
     seq_list seqs = {0};
-    int timing = 0, c, rc = 2;
+    int timing = 0, as_json = 0, c, rc = 2;
     qk_error err;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -125,6 +133,7 @@ int qk_cmd_embed(int argc, char **argv) {
             }
             break;
         case 'T': timing = 1; break;
+        case 'J': as_json = 1; break;
         case 'h': usage(stdout); free_seqs(&seqs); return 0;
         default: usage(stderr); free_seqs(&seqs); return 2;
         }
@@ -160,6 +169,7 @@ int qk_cmd_embed(int argc, char **argv) {
                 opt.kernel ? opt.kernel->variant : "", opt.kernel ? "" : "");
     const int dim = qk_gemma_out_dim(m);
     float *out = malloc((size_t)dim * sizeof *out);
+    json_t *doc = as_json ? json_object() : NULL, *list = as_json ? json_array() : NULL;
     rc = out ? 0 : 1;
     for (int s = 0; s < seqs.n && rc == 0; s++) {
         double ts = qk_now_seconds();
@@ -169,12 +179,31 @@ int qk_cmd_embed(int argc, char **argv) {
             break;
         }
         double te = qk_now_seconds();
+        if (as_json) {
+            json_t *e = json_array();
+            for (int i = 0; i < dim; i++) json_array_append_new(e, json_real(out[i]));
+            json_array_append_new(list, json_pack("{s:i, s:f, s:o}", "tokens", seqs.lens[s],
+                                                  "seconds", te - ts, "embedding", e));
+            continue;
+        }
         for (int i = 0; i < dim; i++) printf(i ? " %.9g" : "%.9g", out[i]);
         printf("\n");
         if (timing)
             fprintf(stderr, "sequence %d: %d tokens, forward pass %.2f ms\n", s + 1, seqs.lens[s],
                     1e3 * (te - ts));
     }
+    if (as_json && rc == 0) {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        qk_footprint fp = {qk_gemma_get_memory(m), (uint64_t)ru.ru_maxrss * 1024, 0};
+        json_object_set_new(doc, "sequences", list);
+        json_object_set_new(doc, "memory", qk_footprint_to_json(&fp));
+        list = NULL;
+        json_dumpf(doc, stdout, JSON_COMPACT | JSON_REAL_PRECISION(9));
+        printf("\n");
+    }
+    json_decref(list);
+    json_decref(doc);
     free(out);
     qk_gemma_free(m);
     free_seqs(&seqs);

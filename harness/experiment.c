@@ -55,6 +55,7 @@ enum {
     K_QUICK_REPETITIONS,
     K_COUNTERS,
     K_PROFILE,
+    K_ACCURACY,
     K_NOISY_CV,
     K_SEED,
     K_COUNT
@@ -79,6 +80,7 @@ static const struct {
     [K_QUICK_REPETITIONS] = {"measure", "quick_repetitions"},
     [K_COUNTERS] = {"measure", "counters"},
     [K_PROFILE] = {"measure", "profile"},
+    [K_ACCURACY] = {"measure", "accuracy"},
     [K_NOISY_CV] = {"measure", "noisy_cv"},
     [K_SEED] = {"measure", "seed"},
 };
@@ -339,8 +341,12 @@ static int set_value(parse_state *st, int k, const char *v, char *buf) {
     case K_MODEL:
         return parse_model(st, v);
     case K_RUN:
-        if (parse_enum(st, key, v, run_names, COUNT(run_names), &x)) return -1;
-        e->run = (qk_run_kind)x;
+        if (split_list(st, key, buf, items, &n)) return -1;
+        e->runs = 0;
+        for (int i = 0; i < n; i++) {
+            if (parse_enum(st, key, items[i], run_names, COUNT(run_names), &x)) return -1;
+            e->runs |= 1u << x;
+        }
         return 0;
     case K_KERNELS:
     case K_ISAS:
@@ -396,6 +402,8 @@ static int set_value(parse_state *st, int k, const char *v, char *buf) {
         return set_strlist(st, key, items, n, "_:.=+-", &e->counters);
     case K_PROFILE:
         return parse_bool(st, key, v, &e->profile);
+    case K_ACCURACY:
+        return parse_bool(st, key, v, &e->accuracy);
     case K_NOISY_CV: {
         char *end;
         errno = 0;
@@ -518,7 +526,7 @@ static int fill_defaults(parse_state *st) {
 static int check_consistency(parse_state *st, qk_error *err) {
     const qk_experiment *e = st->e;
     int *kl = st->key_line;
-    if (e->run == QK_RUN_MATMUL) {
+    if (e->runs == 1u << QK_RUN_MATMUL) {
         for (int i = 0; i < e->path.n; i++)
             if (e->path.v[i] == QK_PATH_FP32)
                 return qk_fail(err, "%s:%d: path: fp32 applies to run = forward only (line %d)",
@@ -556,12 +564,13 @@ int qk_experiment_parse_string(const char *text, const char *name, qk_experiment
     memset(out, 0, sizeof *out);
     if (!text) return qk_fail(err, "%s: no text", name);
     qk_experiment *e = out;
-    e->run = QK_RUN_FORWARD;
+    e->runs = 1u << QK_RUN_FORWARD;
     e->repetitions = 10;
     e->warmups = 2;
     e->quick_repetitions = 3;
     e->counters_mode = QK_COUNTERS_DEFAULT;
     e->noisy_cv = 0.05;
+    e->accuracy = 1;
     e->seed = 1;
     if (!(e->file = strdup(name)) || !(e->text = strdup(text))) {
         qk_experiment_free(e);
@@ -690,59 +699,68 @@ int qk_experiment_expand(const qk_experiment *e, const qk_sweep_universe *u, qk_
     if (n_threads < 1)
         return qk_fail(err, "%s:%d: threads = all, but the number of CPUs is unknown", f,
                        e->threads_line);
-    int n_shapes = 1;
-    if (e->run == QK_RUN_MATMUL) {
-        if (!u->shapes || u->n_shapes < 1)
-            return qk_fail(err, "%s:%d: run = matmul, but the model has no matmul shape", f,
-                           e->run_line);
-        n_shapes = u->n_shapes;
-    }
+    const int has_matmul = (e->runs >> QK_RUN_MATMUL) & 1;
+    if (has_matmul && (!u->shapes || u->n_shapes < 1))
+        return qk_fail(err, "%s:%d: run = matmul, but the model has no matmul shape", f,
+                       e->run_line);
 
     int n_int8 = 0, n_fp32 = 0;
     for (int i = 0; i < e->path.n; i++) e->path.v[i] == QK_PATH_INT8 ? n_int8++ : n_fp32++;
-    long long per_point = (long long)n_int8 * e->act_scale.n * n_variants * n_isas + n_fp32;
-    long long points = (long long)e->binding.n * n_threads * e->seq_len.n * n_shapes;
-    long long total = per_point * points;
+    long long int8_point = (long long)n_int8 * e->act_scale.n * n_variants * n_isas;
+    long long points = (long long)e->binding.n * n_threads * e->seq_len.n;
+    long long total = 0; /* forward: int8 + fp32 per point; matmul: int8 per point and shape */
+    if ((e->runs >> QK_RUN_FORWARD) & 1) total += (int8_point + n_fp32) * points;
+    if (has_matmul) total += int8_point * points * u->n_shapes;
     if (total > MAX_CONFIGS)
         return qk_fail(err, "%s: the sweep has %lld configurations (at most %d)", f, total,
                        MAX_CONFIGS);
+    if (total < 1)
+        return qk_fail(err, "%s:%d: run = matmul with path = fp32 only: nothing to run", f,
+                       e->run_line);
 
     qk_config *cfg = calloc((size_t)total, sizeof *cfg);
     if (!cfg) return qk_fail(err, "%s: out of memory", f);
     int n = 0, group = 0;
-    for (int b = 0; b < e->binding.n; b++)
-        for (int t = 0; t < n_threads; t++)
-            for (int s = 0; s < e->seq_len.n; s++)
-                for (int sh = 0; sh < n_shapes; sh++)
-                    for (int p = 0; p < e->path.n; p++) {
-                        qk_config base = {
-                            .binding = (qk_binding_policy)e->binding.v[b],
-                            .threads = e->threads_all ? t + 1 : e->threads.v[t],
-                            .seq_len = e->seq_len.v[s],
-                            .path = (qk_path)e->path.v[p],
-                        };
-                        if (e->run == QK_RUN_MATMUL) {
-                            base.rows = u->shapes[sh].rows;
-                            base.cols = u->shapes[sh].cols;
-                            snprintf(base.op, sizeof base.op, "%s",
-                                     u->shapes[sh].op ? u->shapes[sh].op : "");
+    for (int run = QK_RUN_FORWARD; run <= QK_RUN_MATMUL; run++) {
+        if (!((e->runs >> run) & 1)) continue;
+        const int n_shapes = run == QK_RUN_MATMUL ? u->n_shapes : 1;
+        for (int b = 0; b < e->binding.n; b++)
+            for (int t = 0; t < n_threads; t++)
+                for (int s = 0; s < e->seq_len.n; s++)
+                    for (int sh = 0; sh < n_shapes; sh++)
+                        for (int p = 0; p < e->path.n; p++) {
+                            qk_config base = {
+                                .binding = (qk_binding_policy)e->binding.v[b],
+                                .threads = e->threads_all ? t + 1 : e->threads.v[t],
+                                .seq_len = e->seq_len.v[s],
+                                .path = (qk_path)e->path.v[p],
+                            };
+                            if (run == QK_RUN_MATMUL) {
+                                if (base.path == QK_PATH_FP32) continue; /* forward only */
+                                base.rows = u->shapes[sh].rows;
+                                base.cols = u->shapes[sh].cols;
+                                snprintf(base.op, sizeof base.op, "%s",
+                                         u->shapes[sh].op ? u->shapes[sh].op : "");
+                            }
+                            if (base.path == QK_PATH_FP32) {
+                                base.group = group++;
+                                cfg[n] = base;
+                                if (name_config(&cfg[n++], (qk_run_kind)run, "fp32", "", err))
+                                    goto fail;
+                                continue;
+                            }
+                            for (int a = 0; a < e->act_scale.n; a++, group++)
+                                for (int v = 0; v < n_variants; v++)
+                                    for (int i = 0; i < n_isas; i++) {
+                                        cfg[n] = base;
+                                        cfg[n].group = group;
+                                        cfg[n].act_scale = (qk_act_scale)e->act_scale.v[a];
+                                        if (name_config(&cfg[n++], (qk_run_kind)run, variants[v],
+                                                        isas[i], err))
+                                            goto fail;
+                                    }
                         }
-                        if (base.path == QK_PATH_FP32) {
-                            base.group = group++;
-                            cfg[n] = base;
-                            if (name_config(&cfg[n++], e->run, "fp32", "", err)) goto fail;
-                            continue;
-                        }
-                        for (int a = 0; a < e->act_scale.n; a++, group++)
-                            for (int v = 0; v < n_variants; v++)
-                                for (int i = 0; i < n_isas; i++) {
-                                    cfg[n] = base;
-                                    cfg[n].group = group;
-                                    cfg[n].act_scale = (qk_act_scale)e->act_scale.v[a];
-                                    if (name_config(&cfg[n++], e->run, variants[v], isas[i], err))
-                                        goto fail;
-                                }
-                    }
+    }
     *out = cfg;
     *n_out = n;
     return 0;

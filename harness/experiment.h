@@ -44,7 +44,7 @@ typedef struct {
     char *name;        /* default: the file's base name without ".ini" */
     char *description; /* "" when absent */
     char *model;       /* a GGUF path, or "synthetic:PRESET" */
-    qk_run_kind run;
+    unsigned runs;     /* bit (1 << qk_run_kind) for each kind listed in `run` */
 
     /* [sweep]; a list marked *_all was written `all` and is resolved by qk_experiment_expand */
     qk_strlist kernels; /* variant names */
@@ -65,6 +65,7 @@ typedef struct {
     qk_counters_mode counters_mode;
     qk_strlist counters; /* PAPI event names when counters_mode is QK_COUNTERS_LIST */
     int profile;         /* 1: record the per-operation breakdown of the forward pass */
+    int accuracy;        /* 1: measure accuracy and memory footprint of the forward configurations */
     double noisy_cv;     /* a configuration whose CV exceeds this is flagged noisy */
     uint64_t seed;       /* seeds token ids, activations and the bootstrap */
 

@@ -17,6 +17,7 @@
 #include "../model/gemma.h"
 #include "../model/q8_0.h"
 #include "../model/synth.h"
+#include "accuracy.h"
 #include "cli.h"
 #include "commands.h"
 #include "counters.h"
@@ -24,6 +25,7 @@
 #include "measure.h"
 #include "pool.h"
 #include "profile.h"
+#include "refdata.h"
 #include "results.h"
 #include "runner.h"
 #include "topology.h"
@@ -79,6 +81,8 @@ typedef struct {
     float *embedding; /* forward runs: the last output (accuracy cross-checks) */
     qk_stats stats;
     double macs, weight_bytes; /* per pass, kept for the table after the model is released */
+    int probed;                /* footprint measured (forward runs, accuracy on) */
+    qk_footprint footprint;
 } entry;
 
 typedef struct {
@@ -283,13 +287,12 @@ static void add_entry_results(run_ctx *rc, qk_results *res, entry *e, int reps) 
     json_object_set_new(x, "weight_gbps", json_real(bytes / e->stats.median / 1e9));
     json_object_set_new(x, "allocations_per_pass", json_integer((json_int_t)e->allocs.allocations));
     json_object_set_new(x, "alloc_bytes_per_pass", json_integer((json_int_t)e->allocs.bytes));
-    qk_gemma_memory mem = qk_gemma_get_memory(e->model);
-    json_object_set_new(
-        x, "memory",
-        json_pack("{s:I, s:I, s:I, s:I, s:I}", "file_bytes", (json_int_t)mem.file_bytes,
-                  "matmul_weight_bytes", (json_int_t)mem.matmul_weight_bytes, "prepared_bytes",
-                  (json_int_t)mem.prepared_bytes, "fp32_bytes", (json_int_t)mem.fp32_bytes,
-                  "scratch_bytes", (json_int_t)mem.scratch_bytes));
+    /* memory: measured in a process of its own when probed (peak RSS is then this configuration's),
+     * else this process's view of the model (no RSS: several models share the process) */
+    qk_footprint fp = {qk_gemma_get_memory(e->model), 0, 0};
+    json_t *mem = qk_footprint_to_json(e->probed ? &e->footprint : &fp);
+    if (!e->probed) json_object_del(mem, "peak_rss_bytes");
+    json_object_set_new(x, "memory", mem);
     if (e->profiled_passes > 0) {
         json_t *p = json_object();
         for (int op = 0; op < QK_OP_COUNT; op++)
@@ -311,17 +314,112 @@ static void add_entry_results(run_ctx *rc, qk_results *res, entry *e, int reps) 
     json_decref(base);
 }
 
+/* ---------------------------------------------------------------- accuracy and footprint */
+
+/* Each distinct forward configuration (kernel x act scale, and FP32) once at the smallest forward
+ * seq_len, in a fresh process: footprint, and embeddings compared with the same ISA's parse-per-block
+ * and with the FP32 path. Results go to `acc` (the context's "accuracy" array). */
+static int probe_forward(run_ctx *rc, entry *all, int n, int n_vocab, json_t *acc, qk_error *err) {
+    int seq = 0, n_embd = 0;
+    for (int i = 0; i < n; i++)
+        if (all[i].cfg.rows == 0 && !all[i].skipped && (seq == 0 || all[i].cfg.seq_len < seq))
+            seq = all[i].cfg.seq_len;
+    if (seq == 0) return 0;
+    qk_gguf g;
+    qk_gemma_config mc;
+    if (qk_gguf_open(&g, rc->model_path, err)) return -1;
+    int crc = qk_gemma_read_config(&g, &mc, err);
+    qk_gguf_close(&g);
+    if (crc) return -1;
+    n_embd = mc.n_embd;
+    int32_t *tokens = malloc((size_t)seq * sizeof *tokens);
+    /* one embedding per probed entry, plus FP32 */
+    float *emb = calloc((size_t)(n + 1) * (size_t)n_embd, sizeof *emb);
+    int *probe_of = calloc((size_t)n, sizeof *probe_of); /* entry -> the entry probed for it */
+    int rcode = -1;
+    if (!tokens || !emb || !probe_of) {
+        qk_fail(err, "out of memory");
+        goto out;
+    }
+    make_tokens(tokens, seq, n_vocab, rc->exp->seed);
+    const qk_gemma_options fp32 = {QK_PATH_FP32, NULL, QK_ACT_PER_TOKEN};
+    float *ref = emb + (size_t)n * n_embd;
+    qk_footprint fp32_fp;
+    fprintf(stderr, "qkbench run: accuracy and memory probes (%d tokens, one process each)\n", seq);
+    if (qk_footprint_probe("/proc/self/exe", rc->model_path, &fp32, tokens, seq, &fp32_fp, ref,
+                           n_embd, err))
+        goto out;
+    for (int i = 0; i < n; i++) {
+        entry *e = &all[i];
+        probe_of[i] = -1;
+        if (e->cfg.rows || e->skipped) continue;
+        if (e->cfg.path == QK_PATH_FP32) {
+            e->probed = 1;
+            e->footprint = fp32_fp;
+            continue;
+        }
+        for (int j = 0; j < i; j++) /* same kernel and act scale probed already (other threads...) */
+            if (probe_of[j] == j && all[j].kernel == e->kernel &&
+                all[j].cfg.act_scale == e->cfg.act_scale)
+                probe_of[i] = j;
+        if (probe_of[i] >= 0) {
+            e->probed = 1;
+            e->footprint = all[probe_of[i]].footprint;
+            continue;
+        }
+        probe_of[i] = i;
+        const qk_gemma_options opt = {QK_PATH_INT8, e->kernel,
+                                      e->cfg.act_scale == QK_ACT_SCALE_BLOCK ? QK_ACT_PER_BLOCK
+                                                                             : QK_ACT_PER_TOKEN};
+        if (qk_footprint_probe("/proc/self/exe", rc->model_path, &opt, tokens, seq, &e->footprint,
+                               emb + (size_t)i * n_embd, n_embd, err))
+            goto out;
+        e->probed = 1;
+    }
+    for (int i = 0; i < n; i++) {
+        const entry *e = &all[i];
+        if (probe_of[i] != i) continue;
+        const float *got = emb + (size_t)i * n_embd;
+        const char *act = qk_act_scale_name(e->cfg.act_scale);
+        json_array_append_new(acc, json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:f, s:i, s:i}",
+                                             "model", "experiment", "variant", e->cfg.variant,
+                                             "isa", e->cfg.isa, "act_scale", act, "against",
+                                             "fp32", "cosine_min", qk_cosine(got, ref, n_embd),
+                                             "max_abs_diff", qk_max_abs_diff(got, ref, n_embd),
+                                             "sequences", 1, "seq_len", seq));
+        for (int j = 0; j < n; j++)
+            if (probe_of[j] == j && j != i && strcmp(all[j].cfg.variant, "parse-per-block") == 0 &&
+                strcmp(all[j].cfg.isa, e->cfg.isa) == 0 &&
+                all[j].cfg.act_scale == e->cfg.act_scale) {
+                const float *base = emb + (size_t)j * n_embd;
+                json_array_append_new(
+                    acc, json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:f, s:i, s:i}", "model",
+                                   "experiment", "variant", e->cfg.variant, "isa", e->cfg.isa,
+                                   "act_scale", act, "against", "parse-per-block", "cosine_min",
+                                   qk_cosine(got, base, n_embd), "max_abs_diff",
+                                   qk_max_abs_diff(got, base, n_embd), "sequences", 1, "seq_len",
+                                   seq));
+            }
+    }
+    rcode = 0;
+out:
+    free(tokens);
+    free(emb);
+    free(probe_of);
+    return rcode;
+}
+
 /* ---------------------------------------------------------------- measuring a group */
 
-static void progress(const run_ctx *rc, int done, int total, const char *name, int rep, int reps,
-                     double started) {
-    (void)rc;
-    double el = qk_now_seconds() - started;
-    double frac = (done + (double)rep / (reps ? reps : 1)) / total;
-    double eta = frac > 0 ? el / frac - el : 0;
-    fprintf(stderr, "\r\033[K[%d/%d] %s  rep %d/%d  elapsed %.0fs  ETA %.0fs", done + 1, total,
-            name, rep, reps, el, eta);
-    if (!isatty(2)) fputc('\n', stderr);
+/* On a terminal: one line rewritten per repetition; otherwise one line per finished configuration. */
+static void progress(int done, int total, const char *name, int rep, int reps, double started) {
+    const int tty = isatty(2);
+    if (!tty && rep != reps) return;
+    const double el = qk_now_seconds() - started;
+    const double frac = (done + (double)rep / (reps ? reps : 1)) / total;
+    const double eta = frac > 0 ? el / frac - el : 0;
+    fprintf(stderr, "%s[%d/%d] %s  rep %d/%d  elapsed %.0fs  ETA %.0fs%s", tty ? "\r\033[K" : "",
+            done + 1, total, name, rep, reps, el, eta, tty ? "" : "\n");
 }
 
 static int measure_group(run_ctx *rc, entry *g, int n, int done, int total, double started,
@@ -349,7 +447,7 @@ static int measure_group(run_ctx *rc, entry *g, int n, int done, int total, doub
         for (int k = 0; k < n && !interrupted; k++) {
             entry *e = &g[order[k]];
             if (e->skipped) continue;
-            progress(rc, done + order[k], total, e->cfg.name, r + 1, reps, started);
+            progress(done + order[k], total, e->cfg.name, r + 1, reps, started);
             if (rc->counters.available && qk_counters_start_all(&rc->counters, pool, err)) {
                 free(order);
                 return -1;
@@ -416,21 +514,26 @@ static void add_comparisons(run_ctx *rc, qk_results *res, entry *g, int n) {
 
 /* ---------------------------------------------------------------- console table */
 
-static void print_table(entry *all, int n, double noisy_cv) {
-    printf("\n| %-58s | %10s | %21s | %6s | %8s | %9s |\n", "configuration", "median ms",
-           "95% CI (ms)", "CV", "GOPS", "allocs");
-    printf("|%s|%s|%s|%s|%s|%s|\n", "------------------------------------------------------------",
-           "------------", "-----------------------", "--------", "----------", "-----------");
+static void print_table(const entry *all, int n, double noisy_cv) {
+    int w = 13;
+    for (int i = 0; i < n; i++)
+        if ((int)strlen(all[i].cfg.name) > w) w = (int)strlen(all[i].cfg.name);
+    printf("\n| %-*s | %10s | %21s | %6s | %8s | %9s |\n", w, "configuration", "median ms",
+           "95% CI of median (ms)", "CV", "GOPS", "allocs");
+    printf("|");
+    for (int i = 0; i < w + 2; i++) putchar('-');
+    printf("|------------|-----------------------|--------|----------|-----------|\n");
     for (int i = 0; i < n; i++) {
         const entry *e = &all[i];
         if (e->skipped) {
-            printf("| %-58s | %s\n", e->cfg.name, e->skip_reason);
+            printf("| %-*s | %s\n", w, e->cfg.name, e->skip_reason);
             continue;
         }
         if (e->stats.n == 0) continue;
-        printf("| %-58s | %10.3f | %9.3f .. %9.3f | %5.1f%% | %8.1f | %9llu |%s\n", e->cfg.name,
-               1e3 * e->stats.median, 1e3 * e->stats.ci_lo, 1e3 * e->stats.ci_hi, 100 * e->stats.cv,
-               2.0 * e->macs / e->stats.median / 1e9, (unsigned long long)e->allocs.allocations,
+        printf("| %-*s | %10.3f | %9.3f .. %9.3f | %5.1f%% | %8.1f | %9llu |%s\n", w, e->cfg.name,
+               1e3 * e->stats.median, 1e3 * e->stats.ci_lo, 1e3 * e->stats.ci_hi,
+               100 * e->stats.cv, 2.0 * e->macs / e->stats.median / 1e9,
+               (unsigned long long)e->allocs.allocations,
                qk_is_noisy(&e->stats, noisy_cv) ? " noisy" : "");
     }
 }
@@ -639,6 +742,26 @@ int qk_cmd_run(int argc, char **argv) {
     if (qk_results_write(res, out_dir, base, 0, force, &err)) {
         rc_exit = qk_cli_error("run", 2, &err);
         goto out;
+    }
+
+    if (exp.accuracy && !interrupted) {
+        json_t *acc = json_array();
+        if (probe_forward(&rc, all, n_cfg, mc.n_vocab, acc, &err)) {
+            json_decref(acc);
+            rc_exit = qk_cli_error("run", 1, &err);
+            goto out;
+        }
+        const char *td = qk_testdata_dir();
+        if (td) {
+            if (qk_accuracy_reference(td, exp.kernels_all ? NULL : (const char *const *)exp.kernels.v,
+                                      exp.kernels.n, exp.isas_all ? NULL : (const char *const *)exp.isas.v,
+                                      exp.isas.n, acc, &err))
+                fprintf(stderr, "qkbench run: reference accuracy not measured: %s\n", err.msg);
+        } else {
+            fprintf(stderr, "qkbench run: reference accuracy not measured: no ../shared/testdata "
+                            "(set QK_TESTDATA_DIR)\n");
+        }
+        qk_results_context_set(res, "accuracy", acc);
     }
 
     struct sigaction sa = {0}, old_int, old_term;

@@ -46,7 +46,11 @@ QK_INLINE const int8_t *qk_fetch_parse(const qk_q8_matrix *w, size_t blk, qk_blo
     return s->parsed.qs;
 }
 
-/* precached-scales: scale from the load-time table; quants copied into a stack buffer. */
+/* precached-scales: scale from the load-time table; quants copied into a stack buffer. Part of the
+ * copy's real cost: GCC (generic tuning) moves the 32 bytes as two 16-byte halves, and a 32-byte
+ * vector load of the buffer right after cannot be store-forwarded from two stores, so the SIMD
+ * kernels wait for the stores to retire (the scalar one, reading bytes, does not). Go's 32-byte
+ * copy does the same. */
 QK_INLINE const int8_t *qk_fetch_copy(const qk_q8_matrix *w, size_t blk, qk_block_slot *s, float *d,
                                       qk_alloc_stats *count) {
     (void)count;

@@ -3,7 +3,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "q8_0.h"
 
@@ -369,9 +371,26 @@ const qk_gemma_weight *qk_gemma_get_dense(const qk_gemma_model *m, int which) {
 }
 int qk_gemma_out_dim(const qk_gemma_model *m) { return m->cfg.n_embd; }
 
+/* Bytes of the file mapping resident now: what reading the weights has really brought in. */
+static uint64_t resident_bytes(const qk_gguf *g) {
+    const long page = sysconf(_SC_PAGESIZE);
+    if (!g->map_owned || page <= 0 || (uintptr_t)g->map % (uintptr_t)page != 0) return 0;
+    const size_t pages = (size_t)((g->size + (uint64_t)page - 1) / (uint64_t)page);
+    unsigned char vec[4096];
+    uint64_t resident = 0;
+    for (size_t p0 = 0; p0 < pages; p0 += sizeof vec) {
+        size_t n = pages - p0 < sizeof vec ? pages - p0 : sizeof vec;
+        size_t len = n * (size_t)page;
+        if (mincore((void *)(uintptr_t)(g->map + p0 * (size_t)page), len, vec) != 0) return 0;
+        for (size_t i = 0; i < n; i++) resident += vec[i] & 1;
+    }
+    resident *= (uint64_t)page;
+    return resident < g->size ? resident : g->size;
+}
+
 qk_gemma_memory qk_gemma_get_memory(const qk_gemma_model *m) {
-    qk_gemma_memory mem = {m->gguf.size, m->matmul_weight_bytes, m->prepared_bytes, m->fp32_bytes,
-                           m->scratch_bytes};
+    qk_gemma_memory mem = {m->gguf.size,     resident_bytes(&m->gguf), m->matmul_weight_bytes,
+                           m->prepared_bytes, m->fp32_bytes,           m->scratch_bytes};
     return mem;
 }
 

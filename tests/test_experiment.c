@@ -50,7 +50,7 @@ Test(experiment, full_file_every_field) {
     cr_expect_str_eq(e.name, "kernel-sweep");
     cr_expect_str_eq(e.description, "Seed variants"); /* inline comment stripped */
     cr_expect_str_eq(e.model, "synthetic:tiny");
-    cr_expect_eq(e.run, QK_RUN_FORWARD);
+    cr_expect_eq(e.runs, 1u << QK_RUN_FORWARD);
     cr_assert_eq(e.kernels.n, 2);
     cr_expect_str_eq(e.kernels.v[0], "parse-per-block");
     cr_expect_str_eq(e.kernels.v[1], "zero-copy");
@@ -119,7 +119,7 @@ Test(experiment, defaults) {
                  0, "%s", err.msg);
     cr_expect_str_eq(e.name, "minimal");
     cr_expect_str_eq(e.description, "");
-    cr_expect_eq(e.run, QK_RUN_FORWARD);
+    cr_expect_eq(e.runs, 1u << QK_RUN_FORWARD);
     cr_expect(e.kernels_all && e.isas_all && !e.threads_all);
     cr_expect(e.threads.n == 1 && e.threads.v[0] == 1);
     cr_expect(e.seq_len.n == 1 && e.seq_len.v[0] == 32);
@@ -179,6 +179,44 @@ Test(experiment, threads_all_and_matmul_shapes) {
     cr_expect_eq(qk_experiment_expand(&e, &universe, &c, &n, &err), -1);
     cr_expect(strstr(err.msg, "mm.ini:3: run = matmul"), "%s", err.msg);
     qk_experiment_free(&e);
+}
+
+Test(experiment, forward_and_matmul_in_one_run) {
+    static const qk_shape shapes[] = {{"attn_q", 768, 768}, {"ffn_up", 1152, 768}};
+    qk_sweep_universe u = universe;
+    u.shapes = shapes;
+    u.n_shapes = 2;
+    const char *text = "[experiment]\nmodel = synthetic:tiny\nrun = forward, matmul\n"
+                       "[sweep]\nkernels = parse-per-block, zero-copy\nisas = scalar\n"
+                       "seq_len = 16\npath = int8, fp32\n[measure]\nprofile = true\n";
+    qk_experiment e;
+    qk_error err = {{0}};
+    cr_assert_eq(qk_experiment_parse_string(text, "both.ini", &e, &err), 0, "%s", err.msg);
+    cr_expect_eq(e.runs, (1u << QK_RUN_FORWARD) | (1u << QK_RUN_MATMUL));
+    qk_config *c;
+    int n;
+    cr_assert_eq(qk_experiment_expand(&e, &u, &c, &n, &err), 0, "%s", err.msg);
+    /* forward: 2 kernels + fp32; matmul: 2 kernels x 2 shapes (no fp32 matmul) */
+    cr_assert_eq(n, 3 + 4);
+    cr_expect_str_eq(c[0].name, "forward/parse-per-block/scalar/t:1/seq:16/act:token/bind:compact");
+    cr_expect_str_eq(c[2].name, "forward/fp32/t:1/seq:16/bind:compact");
+    cr_expect_str_eq(
+        c[3].name, "matmul/parse-per-block/scalar/op:attn_q/M:768/K:768/t:1/seq:16/act:token/bind:compact");
+    cr_expect_eq(c[6].rows, 1152);
+    cr_expect_neq(c[3].group, c[5].group); /* one group per shape */
+    cr_expect_eq(c[3].group, c[4].group);
+    free(c);
+    qk_experiment_free(&e);
+    /* matmul alone with fp32 only has nothing to run; fp32 or profile with matmul alone are errors */
+    cr_expect_neq(qk_experiment_parse_string("[experiment]\nmodel = synthetic:tiny\nrun = matmul\n"
+                                             "[sweep]\npath = fp32\n",
+                                             "m.ini", &e, &err),
+                  0);
+    cr_expect(strstr(err.msg, "m.ini:5: path: fp32 applies to run = forward only"), "%s", err.msg);
+    cr_expect_neq(qk_experiment_parse_string("[experiment]\nmodel = synthetic:tiny\nrun = forward, bogus\n",
+                                             "r.ini", &e, &err),
+                  0);
+    cr_expect(strstr(err.msg, "r.ini:3:"), "%s", err.msg);
 }
 
 Test(experiment, names_checked_against_universe) {

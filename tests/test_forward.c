@@ -2,29 +2,37 @@
 #include <criterion/criterion.h>
 
 #include "../model/gemma.h"
-#include "refdata.h"
+#include "../harness/refdata.h"
 
 #define TINY QK_TESTDATA_DIR "/tiny-gemma.gguf"
 
-static refdata ref_precise, ref_ggml;
+#define REF_MAX_SEQ 8
+static qk_refdata ref_precise, ref_ggml;
 
 static void load_refs(void) {
-    cr_assert_eq(refdata_read_tokens(&ref_precise, QK_TESTDATA_DIR "/tiny-gemma.tokens.txt"), 0);
-    cr_assert_eq(refdata_read_tokens(&ref_ggml, QK_TESTDATA_DIR "/tiny-gemma.tokens.txt"), 0);
-    cr_assert_eq(refdata_read_ref(&ref_precise, QK_TESTDATA_DIR "/tiny-gemma.ref-precise.txt"), 0);
-    cr_assert_eq(refdata_read_ref(&ref_ggml, QK_TESTDATA_DIR "/tiny-gemma.ref.txt"), 0);
+    qk_error err;
+    const char *tok = QK_TESTDATA_DIR "/tiny-gemma.tokens.txt";
+    cr_assert_eq(qk_refdata_read_tokens(&ref_precise, tok, &err), 0, "%s", err.msg);
+    cr_assert_eq(qk_refdata_read_tokens(&ref_ggml, tok, &err), 0, "%s", err.msg);
+    cr_assert_eq(qk_refdata_read_embeddings(&ref_precise,
+                                            QK_TESTDATA_DIR "/tiny-gemma.ref-precise.txt", &err),
+                 0, "%s", err.msg);
+    cr_assert_eq(
+        qk_refdata_read_embeddings(&ref_ggml, QK_TESTDATA_DIR "/tiny-gemma.ref.txt", &err), 0,
+        "%s", err.msg);
     cr_assert_eq(ref_precise.n_seq, 6);
+    cr_assert_eq(ref_precise.dim, 64);
 }
 
 static void free_refs(void) {
-    refdata_free(&ref_precise);
-    refdata_free(&ref_ggml);
+    qk_refdata_free(&ref_precise);
+    qk_refdata_free(&ref_ggml);
 }
 
 TestSuite(forward, .init = load_refs, .fini = free_refs);
 
 /* Embeds every reference sequence; out gets n_seq x dim floats. */
-static void embed_all(const qk_gemma_options *opt, const refdata *r, float *out, float *hidden0) {
+static void embed_all(const qk_gemma_options *opt, const qk_refdata *r, float *out, float *hidden0) {
     qk_gemma_model *m;
     qk_error err;
     cr_assert_eq(qk_gemma_load(&m, TINY, opt, &err), 0, "load: %s", err.msg);
@@ -38,12 +46,12 @@ static void embed_all(const qk_gemma_options *opt, const refdata *r, float *out,
     qk_gemma_free(m);
 }
 
-static void expect_close(const char *what, const refdata *r, const float *out, const float *hidden,
+static void expect_close(const char *what, const qk_refdata *r, const float *out, const float *hidden,
                          double min_cos) {
     for (int s = 0; s < r->n_seq; s++) {
-        double ch = hidden ? cosine(hidden + s * r->dim, r->hidden[s], r->dim) : 1.0;
-        double c = cosine(out + s * r->dim, r->embedding[s], r->dim);
-        double md = max_abs_diff(out + s * r->dim, r->embedding[s], r->dim);
+        double ch = hidden ? qk_cosine(hidden + s * r->dim, r->hidden[s], r->dim) : 1.0;
+        double c = qk_cosine(out + s * r->dim, r->embedding[s], r->dim);
+        double md = qk_max_abs_diff(out + s * r->dim, r->embedding[s], r->dim);
         cr_expect(c >= min_cos && ch >= min_cos,
                   "%s: sequence %d (%d tokens): cosine %.9f (hidden %.9f), max |diff| %.3g, want "
                   "cosine >= %g",
@@ -78,9 +86,9 @@ Test(forward, fp32_matches_precise_reference) {
     embed_all(&opt, &ref_precise, out, hid);
     expect_close("fp32 vs ref-precise", &ref_precise, out, hid, 0.99999);
     for (int s = 0; s < ref_precise.n_seq; s++)
-        cr_expect(max_abs_diff(out + s * 64, ref_precise.embedding[s], 64) < 1e-4,
+        cr_expect(qk_max_abs_diff(out + s * 64, ref_precise.embedding[s], 64) < 1e-4,
                   "sequence %d: max |diff| %.3g", s,
-                  max_abs_diff(out + s * 64, ref_precise.embedding[s], 64));
+                  qk_max_abs_diff(out + s * 64, ref_precise.embedding[s], 64));
 }
 
 /* Every kernel in the registry (generated: a new kernel is tested with no edit here), both schemes:

@@ -11,7 +11,7 @@
  * (vpsignb) as the signed one. For x in -127..127 the negation cannot overflow, so every product is
  * exact and a pair sum is at most 2 * 128 * 127 = 32512 < 32767: no saturation, exact for every
  * weight. (It is wrong only for x = -128 with w < 0, which activation quantisation never produces;
- * kernel.h states the range.) The +128 bias alternative would need 2 * 255 * 128 = 65280 and
+ * kernel.h states the range.) Biasing w by +128 instead would reach 2 * 255 * 127 = 64770 and
  * saturate. */
 #ifndef QK_KERNELS_AVX2_DOT_H
 #define QK_KERNELS_AVX2_DOT_H

@@ -13,8 +13,9 @@
  * -128 too), and sum (w + 128) x = sum w x + 128 sum x, so the int32 accumulator starts at -128 *
  * sum x (one vpdpbusd of 0x80 bytes by x, negated) instead of zero. |terms| <= 255 * 128 * 4 per
  * lane: exact int32 for the full int8 range of both operands, -128 included. Cost: one xor per
- * weight vector (shared by T tokens) and two ops per activation vector (shared by R rows), against
- * three per product for the sign trick, which AVX-512 has no vpsignb for. */
+ * weight vector (shared by T tokens) and two ops per activation vector (shared by R rows); the sign
+ * trick would add a masked negate per row x token product (AVX-512 has no vpsignb) and be wrong
+ * for x = -128. */
 #ifndef QK_KERNELS_AVX512VNNI_DOT_H
 #define QK_KERNELS_AVX512VNNI_DOT_H
 
