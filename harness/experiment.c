@@ -366,7 +366,20 @@ static int set_value(parse_state *st, int k, const char *v, char *buf) {
             return set_strlist(st, key, items, n, "", &e->isas);
         }
         e->threads_all = all;
-        return all ? 0 : set_intlist(st, key, items, n, 1, QK_THREADS_MAX, NULL, 0, &e->threads);
+        if (all) return 0;
+        /* `max`: every usable core, whatever the machine (stored as 0, resolved by expand) */
+        static char zero[] = "0";
+        int has_max = 0;
+        for (int i = 0; i < n; i++)
+            if (!strcmp(items[i], "max")) items[i] = zero, has_max = 1;
+        if (set_intlist(st, key, items, n, has_max ? 0 : 1, QK_THREADS_MAX, NULL, 0, &e->threads))
+            return -1;
+        for (int i = 0; i < n; i++)
+            if (e->threads.v[i] == 0 && items[i] != zero) {
+                set_error(st, "threads: '0' is not an integer in 1..%d (or all, max)", QK_THREADS_MAX);
+                return -1;
+            }
+        return 0;
     }
     case K_SEQ_LEN:
     case K_ACT_SCALE:
@@ -696,8 +709,10 @@ int qk_experiment_expand(const qk_experiment *e, const qk_sweep_universe *u, qk_
         n_isas = u->n_isas;
     } /* a named ISA this CPU lacks is not an error: the runner reports its pairs as skipped */
     int n_threads = e->threads_all ? u->ncpu : e->threads.n;
+    for (int i = 0; !e->threads_all && i < e->threads.n; i++)
+        if (e->threads.v[i] == 0 && u->ncpu < 1) n_threads = 0; /* `max` needs the core count */
     if (n_threads < 1)
-        return qk_fail(err, "%s:%d: threads = all, but the number of CPUs is unknown", f,
+        return qk_fail(err, "%s:%d: threads = all or max, but the number of CPUs is unknown", f,
                        e->threads_line);
     const int has_matmul = (e->runs >> QK_RUN_MATMUL) & 1;
     if (has_matmul && (!u->shapes || u->n_shapes < 1))
@@ -731,7 +746,9 @@ int qk_experiment_expand(const qk_experiment *e, const qk_sweep_universe *u, qk_
                         for (int p = 0; p < e->path.n; p++) {
                             qk_config base = {
                                 .binding = (qk_binding_policy)e->binding.v[b],
-                                .threads = e->threads_all ? t + 1 : e->threads.v[t],
+                                .threads = e->threads_all        ? t + 1
+                                           : e->threads.v[t] == 0 ? u->ncpu
+                                                                  : e->threads.v[t],
                                 .seq_len = e->seq_len.v[s],
                                 .path = (qk_path)e->path.v[p],
                             };

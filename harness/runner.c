@@ -90,7 +90,7 @@ typedef struct {
     const char *model_path;
     qk_topology *topo;
     qk_counters counters;
-    int reps, warmups;
+    int reps, warmups, profile_passes;
     int32_t *tokens; /* seq_len tokens: BOS, deterministic ids, EOS */
     int n_tokens_cap;
     float *act_src; /* random float activations for matmul runs */
@@ -109,13 +109,19 @@ static uint64_t splitmix(uint64_t *s) {
     return z ^ (z >> 31);
 }
 
+/* Counter event sets belong to the pool's threads: release them before the threads go. */
+static void drop_pool(run_ctx *rc, qk_pool *p) {
+    if (rc->counters.available) qk_counters_release_all(&rc->counters, p);
+    qk_pool_destroy(p);
+}
+
 /* One pool per (threads, binding), made outside every timed region and kept for the run. */
 static qk_pool *get_pool(run_ctx *rc, int threads, qk_binding_policy binding, qk_error *err) {
     for (int i = 0; i < rc->n_pools; i++)
         if (rc->pools[i].threads == threads && rc->pools[i].binding == binding)
             return rc->pools[i].pool;
     if (rc->n_pools == 16) { /* evict the oldest: sweeps rarely use more */
-        qk_pool_destroy(rc->pools[0].pool);
+        drop_pool(rc, rc->pools[0].pool);
         memmove(rc->pools, rc->pools + 1, 15 * sizeof rc->pools[0]);
         rc->n_pools--;
     }
@@ -411,15 +417,16 @@ out:
 
 /* ---------------------------------------------------------------- measuring a group */
 
-/* On a terminal: one line rewritten per repetition; otherwise one line per finished configuration. */
-static void progress(int done, int total, const char *name, int rep, int reps, double started) {
+/* Progress on stderr: on a terminal one line rewritten per repetition; otherwise a line per group
+ * (final == 1). `done` counts finished measurements (configuration x repetition) of the whole run. */
+static void progress(double done, double total, const char *name, int rep, int reps,
+                     double started, int final) {
     const int tty = isatty(2);
-    if (!tty && rep != reps) return;
-    const double el = qk_now_seconds() - started;
-    const double frac = (done + (double)rep / (reps ? reps : 1)) / total;
+    if (!tty && !final) return;
+    const double el = qk_now_seconds() - started, frac = total > 0 ? done / total : 1;
     const double eta = frac > 0 ? el / frac - el : 0;
-    fprintf(stderr, "%s[%d/%d] %s  rep %d/%d  elapsed %.0fs  ETA %.0fs%s", tty ? "\r\033[K" : "",
-            done + 1, total, name, rep, reps, el, eta, tty ? "" : "\n");
+    fprintf(stderr, "%s[%3.0f%%] %s  rep %d/%d  elapsed %.0fs  ETA %.0fs%s", tty ? "\r\033[K" : "",
+            100 * frac, name, rep, reps, el, eta, tty ? "" : "\n");
 }
 
 static int measure_group(run_ctx *rc, entry *g, int n, int done, int total, double started,
@@ -447,7 +454,8 @@ static int measure_group(run_ctx *rc, entry *g, int n, int done, int total, doub
         for (int k = 0; k < n && !interrupted; k++) {
             entry *e = &g[order[k]];
             if (e->skipped) continue;
-            progress(done + order[k], total, e->cfg.name, r + 1, reps, started);
+            progress(done + (double)(r * n + k) / reps, total, e->cfg.name, r + 1, reps, started,
+                     0);
             if (rc->counters.available && qk_counters_start_all(&rc->counters, pool, err)) {
                 free(order);
                 return -1;
@@ -473,9 +481,10 @@ static int measure_group(run_ctx *rc, entry *g, int n, int done, int total, doub
     }
     free(order);
     if (interrupted) return 1;
+    progress(done + n, total, g[n - 1].cfg.name, reps, reps, started, 1);
     /* per-operation profile: separate passes, so the timed ones carry no clock reads */
     if (rc->exp->profile) {
-        const int passes = reps < 3 ? reps : 3;
+        const int passes = rc->profile_passes;
         for (int i = 0; i < n; i++) {
             entry *e = &g[i];
             if (e->skipped || e->cfg.rows) continue;
@@ -609,6 +618,7 @@ int qk_cmd_run(int argc, char **argv) {
     rc.exp = &exp;
     rc.reps = quick ? exp.quick_repetitions : exp.repetitions;
     rc.warmups = quick ? (exp.warmups < 1 ? exp.warmups : 1) : exp.warmups;
+    rc.profile_passes = quick ? 1 : rc.reps < 3 ? rc.reps : 3;
 
     /* the universe `all` means here, and the model's shapes */
     const char *variants[64], *isas[3];
@@ -807,7 +817,7 @@ out:
     for (int i = 0; all && i < n_cfg; i++) release_entry(&all[i]);
     free(all);
     free(cfgs);
-    for (int i = 0; i < rc.n_pools; i++) qk_pool_destroy(rc.pools[i].pool);
+    for (int i = 0; i < rc.n_pools; i++) drop_pool(&rc, rc.pools[i].pool);
     if (rc.counters.n_threads) qk_counters_free(&rc.counters);
     qk_topology_close(rc.topo);
     qk_results_free(res);

@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Builds qkbench (release) and runs the whole test suite through ctest (Criterion).
+# Builds qkbench and runs the whole test suite through ctest (Criterion) twice: the release build,
+# then the asan preset (AddressSanitizer + UndefinedBehaviorSanitizer, halt on the first error).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
-cmake --preset release >/dev/null
-cmake --build --preset release -j "$(nproc)"
-ctest --preset release -j 1
+jobs=$(nproc)
+for preset in release asan; do
+  echo "== $preset ==" >&2
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset" -j "$jobs"
+  ctest --preset "$preset" -j 1
+done

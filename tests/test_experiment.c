@@ -181,6 +181,28 @@ Test(experiment, threads_all_and_matmul_shapes) {
     qk_experiment_free(&e);
 }
 
+Test(experiment, threads_max_is_the_core_count) {
+    qk_experiment e;
+    qk_error err = {{0}};
+    cr_assert_eq(qk_experiment_parse_string("[experiment]\nmodel = synthetic:tiny\n[sweep]\n"
+                                            "kernels = zero-copy\nisas = scalar\nthreads = 1, max\n",
+                                            "max.ini", &e, &err),
+                 0, "%s", err.msg);
+    qk_config *c;
+    int n;
+    cr_assert_eq(qk_experiment_expand(&e, &universe, &c, &n, &err), 0, "%s", err.msg);
+    cr_assert_eq(n, 2);
+    cr_expect_eq(c[0].threads, 1);
+    cr_expect_eq(c[1].threads, universe.ncpu);
+    free(c);
+    qk_experiment_free(&e);
+    cr_expect_neq(qk_experiment_parse_string("[experiment]\nmodel = synthetic:tiny\n[sweep]\n"
+                                             "threads = 0\n",
+                                             "zero.ini", &e, &err),
+                  0);
+    cr_expect(strstr(err.msg, "zero.ini:4: threads"), "%s", err.msg);
+}
+
 Test(experiment, forward_and_matmul_in_one_run) {
     static const qk_shape shapes[] = {{"attn_q", 768, 768}, {"ffn_up", 1152, 768}};
     qk_sweep_universe u = universe;
