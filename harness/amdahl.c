@@ -3,7 +3,10 @@
 #include <math.h>
 #include <stdio.h>
 
-static int valid_p(double p) { return p >= 0 && p <= 1; } /* false for NAN */
+/* false for NAN */
+static int valid_p(double p) {
+    return p >= 0 && p <= 1;
+}
 
 double qk_amdahl_predicted(double p, double s) {
     if (!valid_p(p) || !(s > 0)) return NAN;
@@ -54,17 +57,23 @@ qk_interval qk_speedup_from_ratio(qk_interval ratio) {
     qk_interval r = {NAN, NAN, NAN};
     if (ratio.value > 0) r.value = 1.0 / ratio.value;
     if (ratio.hi > 0) r.lo = 1.0 / ratio.hi;
-    if (ratio.lo > 0) r.hi = 1.0 / ratio.lo;
-    else if (ratio.lo == 0) r.hi = INFINITY;
+    if (ratio.lo > 0)
+        r.hi = 1.0 / ratio.lo;
+    else if (ratio.lo == 0)
+        r.hi = INFINITY;
     return r;
 }
 
 const char *qk_amdahl_verdict_name(qk_amdahl_verdict v) {
     switch (v) {
-    case QK_AMDAHL_AGREE: return "agree";
-    case QK_AMDAHL_ABOVE: return "above";
-    case QK_AMDAHL_BELOW: return "below";
-    default: return "unknown";
+    case QK_AMDAHL_AGREE:
+        return "agree";
+    case QK_AMDAHL_ABOVE:
+        return "above";
+    case QK_AMDAHL_BELOW:
+        return "below";
+    default:
+        return "unknown";
     }
 }
 

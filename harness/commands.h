@@ -10,6 +10,9 @@ int qk_cmd_run(int argc, char **argv);
 /* defined in their own units */
 #include "bench_matmul.h"
 #include "cmd_env.h"
+#include "cmd_tokenize.h"
 #include "compare.h"
+#include "report.h"
+#include "roofline.h"
 
 #endif

@@ -18,6 +18,9 @@ static const command commands[] = {
     {"bench-matmul", "quick look: one kernel (or all) on one matrix shape", qk_cmd_bench_matmul},
     {"run", "run an experiment file: interleaved repetitions -> JSON + CSV", qk_cmd_run},
     {"compare", "two result files side by side, with ratios and intervals", qk_cmd_compare},
+    {"roofline", "measure this CPU's ceilings: read bandwidth and int8 peak rates", qk_cmd_roofline},
+    {"report", "REPORT.md + gnuplot plots from result files (one column per CPU)", qk_cmd_report},
+    {"tokenize", "text -> token ids with a model's tokenizer", qk_cmd_tokenize},
 };
 
 static void usage(FILE *f) {

@@ -149,10 +149,12 @@ int qk_topology_open(qk_topology **out, qk_error *err) {
     }
     free(cores);
     if (!tp->compact || !tp->scatter || n != in->usable_cores) {
+        /* decide the message before closing: it reads tp */
+        const int oom = n < 0 || !tp->compact || !tp->scatter;
+        const int usable = in->usable_cores;
         qk_topology_close(tp);
-        return n < 0 || !tp->compact ? qk_fail(err, "topology: out of memory")
-                                     : qk_fail(err, "topology: scatter order found %d of %d cores",
-                                               n, in->usable_cores);
+        return oom ? qk_fail(err, "topology: out of memory")
+                   : qk_fail(err, "topology: scatter order found %d of %d cores", n, usable);
     }
     *out = tp;
     return 0;

@@ -1,0 +1,380 @@
+/* `qkbench report`: from the fixed results in tests/data, REPORT.md has every section and the
+ * fixture's key numbers, every plot is drawn (gnuplot exits 0, PNG and SVG non-empty); two CPUs
+ * give a column each; missing data, a missing gnuplot and a failing script degrade gracefully. */
+#define _XOPEN_SOURCE 700 /* nftw */
+#include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../harness/measure.h"
+#include "../harness/report.h"
+#include "../harness/results.h"
+#include "../harness/roofline.h"
+
+#define DATA      QK_SOURCE_DIR "/tests/data/"
+#define RESULTS_A DATA "results-small.json"
+#define RESULTS_B DATA "results-small-cpu-b.json"
+#define ROOFLINE  DATA "roofline-small.json"
+
+static const char *const plot_names[] = {"ladder", "breakdown", "threads", "seqlen", "roofline"};
+#define N_PLOTS 5
+
+static char dir[64];
+
+static void make_dir(void) {
+    snprintf(dir, sizeof dir, "/tmp/qk-report-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static void remove_dir(void) {
+    if (nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        cr_log_warn("could not remove %s", dir);
+}
+
+TestSuite(report, .init = make_dir, .fini = remove_dir);
+
+static int have_gnuplot(void) {
+    return system("command -v gnuplot >/dev/null 2>&1") == 0;
+}
+
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s does not exist", path);
+    fseek(f, 0, SEEK_END);
+    const long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    cr_assert_not_null(buf);
+    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = 0;
+    fclose(f);
+    return buf;
+}
+
+static long file_size(const char *name) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+static char *generate(const char *const *results, int n, const char *const *roofs, int nr,
+                      qk_report_outcome *out) {
+    qk_report_options o = {results, n, roofs, nr, dir, NULL, 1};
+    qk_error err = {{0}};
+    cr_assert_eq(qk_report_generate(&o, out, &err), 0, "%s", err.msg);
+    char path[256];
+    snprintf(path, sizeof path, "%s/REPORT.md", dir);
+    cr_assert_str_eq(out->report_path, path);
+    return slurp(path);
+}
+
+#define HAS(md, s) cr_assert_not_null(strstr(md, s), "REPORT.md lacks \"%s\"", s)
+
+static const qk_report_plot *plot(const qk_report_outcome *o, const char *name) {
+    for (int i = 0; i < o->n_plots; i++)
+        if (!strcmp(o->plots[i].name, name)) return &o->plots[i];
+    return NULL;
+}
+
+Test(report, every_table_and_the_fixture_numbers) {
+    const char *res[] = {RESULTS_A}, *roof[] = {ROOFLINE};
+    qk_report_outcome out;
+    char *md = generate(res, 1, roof, 1, &out);
+    cr_assert_eq(out.n_cpus, 1);
+    /* every section */
+    const char *headings[] = {"# qkbench report",
+                              "## Summary: the seed story and each CPU",
+                              "## 1. The machine and the run",
+                              "## 2. The ladder",
+                              "#### Forward pass: avx2, 16 tokens, 1 thread, act token",
+                              "#### Forward pass: scalar, 16 tokens, 1 thread, act token",
+                              "#### Matmul only: avx2, 16 tokens, 1 thread, act token",
+                              "## 3. Amdahl, measured",
+                              "## 4. Memory",
+                              "## 5. Accuracy",
+                              "## 6. Per-operation breakdown",
+                              "## 7. Thread scaling",
+                              "## 8. Sequence length",
+                              "## 9. Roofline",
+                              "## 10. How this CPU's story differs",
+                              "## Plots"};
+    for (size_t i = 0; i < sizeof headings / sizeof *headings; i++) HAS(md, headings[i]);
+    cr_assert_null(strstr(md, "Not measured in these results"), "a section says not measured");
+    /* the machine */
+    HAS(md, "| CPU | AMD EPYC 7B13 (fixture A) |");
+    HAS(md, "unavailable: fixture: no hardware PMU in this VM");
+    HAS(md, "fixture-ladder");
+    /* the ladder: medians, paired speedups (1/0.75 with [1/0.77, 1/0.73]), step shares 20/30 and
+     * 10/30, the story beside */
+    HAS(md, "| parse-per-block | 120.0 [115.0, 125.0] |");
+    HAS(md, "| zero-copy | 90.00 [88.00, 92.00] | 1.333x [1.299, 1.370]");
+    HAS(md, "66.7% [");
+    HAS(md, "33.3% [");
+    HAS(md, "0.667x [0.645, 0.690]: 1.50x slower");
+    HAS(md, "42.44 ms");
+    HAS(md, "66.50 ms (1.57x slower)");
+    HAS(md, "30.19 ms (1.41x faster)");
+    HAS(md, "| fp32 path (no kernel) | 300.0 [290.0, 310.0]");
+    /* matmul only: per-layer mix 2 x 2.0 + 2 x 3.0 = 10 ms, zero-copy 5 ms: s = 2 */
+    HAS(md, "attn_q 768x768 (x2) ms");
+    HAS(md, "| 10.00 | 1.000x |");
+    HAS(md, "| 5.000 | 2.000x [1.923, 2.083] |");
+    /* Amdahl: p = 84/120 = 0.7, s = 2: predicted 1/(0.3 + 0.35) = 1.538, bound 3.333 */
+    HAS(md, "| avx2, 16 tokens, 1 thread, act token | zero-copy | 70.0% | 25.0% | 2.000x [1.923, "
+            "2.083] | matmul-only, 2 shapes per-layer mix | 1.538x [1.506, 1.572] | 3.333x | "
+            "1.333x [1.299, 1.370] | 50.0% | below |");
+    HAS(md, "- avx2, 16 tokens, 1 thread, act token, zero-copy: below: achieved 1.333x");
+    HAS(md, "- avx2, 16 tokens, 1 thread, act token, precached-scales: agree:");
+    HAS(md, "1.176x");
+    /* memory: 13.27 MB of scales, before -> after */
+    HAS(md, "| zero-copy | avx2 | 334.31 | 330.00 | 112.80 | 13.27 | 0.73 | 0.00 | 363.27 | "
+            "344.00 |");
+    HAS(md, "footprint 330.73 -> 344.00 MB (+13.27 MB");
+    HAS(md, "412.86 -> 425.17 MB (+12.31 MB)");
+    /* accuracy */
+    HAS(md, "| tiny-reference | zero-copy | avx2 | token | parse-per-block | 1.000000 | 0 | 4 | "
+            "identical, as required |");
+    HAS(md, "| tiny-reference | zero-copy | avx2 | token | fp32 | 0.999910 | 0.0021 |");
+    HAS(md, "| tiny-reference | zero-copy | avx2 | block | fp32 | 0.999960 |");
+    /* per-operation breakdown */
+    HAS(md, "| matmul_gate | 20.00 (16.7%) |");
+    HAS(md, "| **all matmuls** | **84.00 (70.0%)** |");
+    /* thread scaling 90 -> 50 ms, sequence length 700 ms / 128 tokens */
+    HAS(md, "| 2 | 50.00 [48.00, 52.00] | 1.800x | 90.0% |");
+    HAS(md, "| 128 | 700.0 [679.0, 721.0] | 5.469 |");
+    /* roofline */
+    HAS(md, "| read bandwidth, DRAM (1 GiB) | 2 | 55.0 GB/s |");
+    HAS(md, "| int8 peak, avx2: vpmaddubsw+vpmaddwd+vpaddd ymm | 2 | 440.0 GOPS |");
+    HAS(md, "skipped: CPU lacks avx512vnni");
+    HAS(md, "| forward/zero-copy/avx2/t:1/seq:16/act:token/bind:compact | 28.86 | 36.18 | 16.4% |");
+    /* the closing paragraph */
+    HAS(md, "most of it here comes from not converting fp16 scales on every use");
+    HAS(md, "The allocating variant regressed: 1.50x slower");
+    /* plot data files */
+    const char *dats[] = {"ladder.dat",          "ladder.vars",          "breakdown.dat",
+                          "breakdown.vars",      "threads.dat",          "threads.vars",
+                          "seqlen.dat",          "seqlen.vars",          "roofline.vars",
+                          "roofline_points.dat", "roofline_ceilings.dat"};
+    for (size_t i = 0; i < sizeof dats / sizeof *dats; i++)
+        cr_assert_gt(file_size(dats[i]), 0, "%s missing or empty", dats[i]);
+    free(md);
+}
+
+Test(report, every_plot_is_drawn) {
+    if (!have_gnuplot()) cr_skip_test("gnuplot is not installed: plot assertions skipped");
+    const char *res[] = {RESULTS_A}, *roof[] = {ROOFLINE};
+    qk_report_outcome out;
+    char *md = generate(res, 1, roof, 1, &out);
+    for (int i = 0; i < N_PLOTS; i++) {
+        const qk_report_plot *p = plot(&out, plot_names[i]);
+        cr_assert_not_null(p, "no plot %s", plot_names[i]);
+        cr_assert(p->has_data, "%s: no data", p->name);
+        cr_assert(p->attempted, "%s: gnuplot not run: %s", p->name, p->why);
+        cr_assert_eq(p->exit_status, 0, "%s: gnuplot exit status %d: %s", p->name, p->exit_status,
+                     p->why);
+        cr_assert(p->ok, "%s: %s", p->name, p->why);
+        char name[64];
+        snprintf(name, sizeof name, "%s.png", p->name);
+        cr_assert_gt(file_size(name), 1000, "%s empty", name);
+        char path[256];
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        FILE *f = fopen(path, "rb");
+        unsigned char sig[8] = {0};
+        cr_assert_eq(fread(sig, 1, 8, f), 8);
+        fclose(f);
+        cr_assert(!memcmp(sig, "\x89PNG\r\n\x1a\n", 8), "%s is not a PNG", name);
+        snprintf(name, sizeof name, "%s.svg", p->name);
+        cr_assert_gt(file_size(name), 1000, "%s empty", name);
+        char embed[64];
+        snprintf(embed, sizeof embed, "](%s.png)", p->name);
+        HAS(md, embed);
+    }
+    free(md);
+}
+
+Test(report, two_cpus_give_a_column_each) {
+    const char *res[] = {RESULTS_A, RESULTS_B}, *roof[] = {ROOFLINE};
+    qk_report_outcome out;
+    char *md = generate(res, 2, roof, 1, &out);
+    cr_assert_eq(out.n_cpus, 2);
+    /* the summary's header row names both CPUs: one column each, the story beside */
+    const char *row = strstr(md, "| |  seed story");
+    cr_assert_not_null(row);
+    const char *eol = strchr(row, '\n');
+    const char *a = strstr(row, "CPU A: AMD EPYC 7B13 (fixture A)");
+    const char *b = strstr(row, "CPU B: Intel Xeon Gold 6338 (fixture B)");
+    cr_assert(a && a < eol && b && b < eol && a < b, "summary header: %.*s", (int)(eol - row), row);
+    /* one value per CPU in the rows */
+    HAS(md, "| parse-per-block (baseline), ms | 42.44 | 120.0 | 50.00 |");
+    HAS(md, "| zero-copy, ms (speedup) | 30.19 (1.41x) | 90.00 (1.333x) | 25.00 (2.000x) |");
+    HAS(md, "| zero-copy speedup, avx512vnni | — | not measured | 2.000x [1.961, 2.041] |");
+    /* per-CPU row groups in the sections */
+    HAS(md, "### CPU A: AMD EPYC 7B13 (fixture A) (fixture-a)");
+    HAS(md, "### CPU B: Intel Xeon Gold 6338 (fixture B) (fixture-b)");
+    HAS(md, "#### Forward pass: avx512vnni, 16 tokens, 2 threads, act token");
+    /* B has no profile, no matmul runs and no roofline: said, not invented */
+    HAS(md, "no per-operation profile of the parse-per-block baseline");
+    HAS(md, "no roofline file for this CPU");
+    /* quick run with 5 repetitions: the caveat */
+    HAS(md, "Intervals from fewer than 8 repetitions are indicative only");
+    free(md);
+    if (have_gnuplot()) {
+        const qk_report_plot *p = plot(&out, "ladder");
+        cr_assert(p && p->ok && p->exit_status == 0, "ladder: %s", p ? p->why : "absent");
+    }
+}
+
+/* A results file written through the results API: two kernels, one configuration, nothing else. */
+static void write_minimal(const char *basename) {
+    qk_results *r = qk_results_new();
+    cr_assert_eq(qk_results_capture_environment(r), 0);
+    const char *names[] = {"forward/parse-per-block/scalar/t:1/seq:5/act:token/bind:compact",
+                           "forward/zero-copy/scalar/t:1/seq:5/act:token/bind:compact"};
+    const char *variants[] = {"parse-per-block", "zero-copy"};
+    double t[2][4] = {{0.010, 0.011, 0.0105, 0.0102}, {0.008, 0.0085, 0.0082, 0.0081}};
+    for (int c = 0; c < 2; c++) {
+        json_t *x =
+            json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:s, s:s, s:i}", "variant", variants[c],
+                      "isa", "scalar", "run", "forward", "threads", 1, "seq_len", 5, "act_scale",
+                      "token", "binding", "compact", "path", "int8", "group", 0);
+        for (int k = 0; k < 4; k++)
+            cr_assert_eq(qk_results_add_repetition(r, names[c], k, 4, t[c][k], t[c][k], x), 0);
+        qk_stats s;
+        cr_assert_eq(qk_stats_compute(t[c], 4, 1, &s), 0);
+        cr_assert_eq(qk_results_add_aggregates(r, names[c], &s, x), 0);
+        json_decref(x);
+    }
+    qk_error err = {{0}};
+    cr_assert_eq(qk_results_write(r, dir, basename, 1, 0, &err), 0, "%s", err.msg);
+    qk_results_free(r);
+}
+
+Test(report, missing_data_is_said_not_invented) {
+    write_minimal("minimal");
+    char path[128];
+    snprintf(path, sizeof path, "%s/minimal.json", dir);
+    const char *res[] = {path};
+    qk_report_outcome out;
+    char *md = generate(res, 1, NULL, 0, &out);
+    HAS(md, "## 3. Amdahl, measured");
+    HAS(md, "*Not measured in these results: no per-operation profile of the parse-per-block "
+            "baseline. Run a forward experiment with `profile = true`");
+    HAS(md, "*Not measured in these results: no matmul-only runs.");
+    HAS(md, "*Not measured in these results: no forward configuration at two or more thread "
+            "counts. Run experiments/thread-scaling.ini.*");
+    HAS(md, "no forward configuration at two or more sequence lengths");
+    HAS(md, "no ceilings (no --roofline file given)");
+    HAS(md, "no accuracy checks");
+    HAS(md, "Without a profile of the baseline, the Amdahl comparison is not possible here");
+    /* the ladder itself is there */
+    HAS(md, "#### Forward pass: scalar, 5 tokens, 1 thread, act token");
+    /* only the ladder has data */
+    for (int i = 0; i < N_PLOTS; i++) {
+        const qk_report_plot *p = plot(&out, plot_names[i]);
+        cr_assert_not_null(p);
+        cr_assert_eq(p->has_data, i == 0, "%s: has_data %d", p->name, p->has_data);
+        if (i) cr_assert(!p->attempted);
+    }
+    free(md);
+}
+
+Test(report, without_gnuplot_the_tables_are_still_written) {
+    char empty[128];
+    snprintf(empty, sizeof empty, "%s/empty-path", dir);
+    cr_assert_eq(mkdir(empty, 0755), 0);
+    cr_assert_eq(setenv("PATH", empty, 1), 0); /* this test runs in its own process */
+    const char *res[] = {RESULTS_A}, *roof[] = {ROOFLINE};
+    qk_report_outcome out;
+    char *md = generate(res, 1, roof, 1, &out);
+    HAS(md, "## 2. The ladder");
+    HAS(md, "| parse-per-block | 120.0 [115.0, 125.0] |");
+    HAS(md, "*Plot ladder.png missing: gnuplot could not be started");
+    for (int i = 0; i < N_PLOTS; i++) {
+        const qk_report_plot *p = plot(&out, plot_names[i]);
+        cr_assert(p && !p->ok && p->has_data);
+        cr_assert_not_null(strstr(p->why, "gnuplot"), "%s: %s", p->name, p->why);
+    }
+    free(md);
+}
+
+Test(report, a_failing_script_is_reported) {
+    if (!have_gnuplot()) cr_skip_test("gnuplot is not installed");
+    char scripts[128], path[192];
+    snprintf(scripts, sizeof scripts, "%s/scripts", dir);
+    cr_assert_eq(mkdir(scripts, 0755), 0);
+    snprintf(path, sizeof path, "%s/ladder.gp", scripts);
+    FILE *f = fopen(path, "w");
+    fputs("this is not gnuplot\n", f);
+    fclose(f);
+    cr_assert_eq(setenv("QK_REPORT_SCRIPTS", scripts, 1), 0);
+    const char *res[] = {RESULTS_A};
+    qk_report_outcome out;
+    char *md = generate(res, 1, NULL, 0, &out);
+    const qk_report_plot *p = plot(&out, "ladder");
+    cr_assert(p && p->attempted && !p->ok);
+    cr_assert_neq(p->exit_status, 0);
+    HAS(md, "*Plot ladder.png missing: gnuplot exited with status");
+    p = plot(&out, "breakdown"); /* has data but no script in that folder */
+    cr_assert(p && !p->attempted && strstr(p->why, "no script breakdown.gp"));
+    cr_assert_gt(file_size("ladder.log"), 0);
+    free(md);
+}
+
+Test(report, command_line) {
+    cr_redirect_stdout();
+    cr_redirect_stderr();
+    char out_dir[128];
+    snprintf(out_dir, sizeof out_dir, "%s/cli/out", dir);
+    char *ok[] = {"report", RESULTS_A, "--roofline", ROOFLINE, "-o", out_dir, NULL};
+    cr_assert_eq(qk_cmd_report(6, ok), 0);
+    char path[192];
+    snprintf(path, sizeof path, "%s/REPORT.md", out_dir);
+    cr_assert_eq(access(path, R_OK), 0);
+    char *help[] = {"report", "--help", NULL};
+    cr_assert_eq(qk_cmd_report(2, help), 0);
+    char *none[] = {"report", NULL};
+    cr_assert_eq(qk_cmd_report(1, none), 2);
+    char *bad_opt[] = {"report", RESULTS_A, "--bogus", NULL};
+    cr_assert_eq(qk_cmd_report(3, bad_opt), 2);
+    char *no_value[] = {"report", RESULTS_A, "-o", NULL};
+    cr_assert_eq(qk_cmd_report(3, no_value), 2);
+    char *missing[] = {"report", DATA "no-such-file.json", "-o", out_dir, NULL};
+    cr_assert_eq(qk_cmd_report(4, missing), 2);
+    char *not_roof[] = {"report", RESULTS_A, "--roofline", RESULTS_A, "-o", out_dir, NULL};
+    cr_assert_eq(qk_cmd_report(6, not_roof), 2);
+    char *unwritable[] = {"report", RESULTS_A, "-o", "/proc/qk-no-such-dir/out", NULL};
+    cr_assert_eq(qk_cmd_report(4, unwritable), 1);
+}
+
+Test(report, roofline_round_trip) {
+    cr_redirect_stdout();
+    cr_redirect_stderr();
+    char json[128];
+    snprintf(json, sizeof json, "%s/roofline.json", dir);
+    char *argv[] = {"roofline", "--threads", "1", "--seconds", "0.01", "--json", json, NULL};
+    cr_assert_eq(qk_cmd_roofline(7, argv), 0);
+    char *bad[] = {"roofline", "--seconds", "0", NULL};
+    cr_assert_eq(qk_cmd_roofline(3, bad), 2);
+    char *bad_threads[] = {"roofline", "--threads", "two", NULL};
+    cr_assert_eq(qk_cmd_roofline(3, bad_threads), 2);
+    /* the report reads what roofline wrote (another CPU name than the fixture's: the only
+     * roofline of a one-CPU report is used, with a note) */
+    const char *res[] = {RESULTS_A}, *roof[] = {json};
+    qk_report_outcome out;
+    char *md = generate(res, 1, roof, 1, &out);
+    HAS(md, "| read bandwidth, DRAM (1 GiB) | 1 |");
+    HAS(md, "| int8 peak, scalar: C int8 multiply-add (8 chains) | 1 |");
+    HAS(md, "not on this CPU");
+    free(md);
+}
