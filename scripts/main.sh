@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
-# The main job: builds qkbench, writes the full-size synthetic EmbeddingGemma (cached in models/),
-# and embeds a few sequences through the FP32 path and the best INT8 kernel, timing each pass.
+# The main job: builds qkbench, writes the full-size synthetic EmbeddingGemma-300M once (cached in
+# models/), reruns the seed story (experiments/seed-reproduction.ini --quick: the four seed variants on
+# every ISA this CPU has, forward pass and matmul-only, 16 and 128 tokens), measures this CPU's ceilings
+# (qkbench roofline), and writes the report. Prints where the report is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)"
 qk=build/release/qkbench
-model=models/embeddinggemma-300m.gguf
-mkdir -p models
-[ -f "$model" ] || "$qk" gen-model --preset embeddinggemma-300m --seed 1 -o "$model"
+out=results/local
+mkdir -p models "$out"
+[ -f models/embeddinggemma-300m.gguf ] ||
+  "$qk" gen-model --preset embeddinggemma-300m --seed 1 -o models/embeddinggemma-300m.gguf
+"$qk" env
 "$qk" list
-seq16=2,818,5279,17,90,4512,33,100,200,300,400,500,600,700,800,1
-for path in int8 fp32; do
-  echo "== $path path, 4 and 16 tokens ==" >&2
-  "$qk" embed --model "$model" --path "$path" --tokens 2,818,5279,1 --tokens "$seq16" --time \
-    | cut -c1-80
-done
+"$qk" run experiments/seed-reproduction.ini --quick --force -o "$out"
+"$qk" roofline --json "$out/roofline.json"
+"$qk" report "$out/seed-reproduction.json" --roofline "$out/roofline.json" -o report/out
+echo "report: $(pwd)/report/out/REPORT.md"
