@@ -8,22 +8,35 @@
 #include <sys/resource.h>
 
 #include "../model/gemma.h"
+#include "../model/tokenizer.h"
 #include "accuracy.h"
 #include "cli.h"
+#include "cmd_tokenize.h"
 #include "commands.h"
 #include "measure.h"
 
 static void usage(FILE *f) {
+    int n_prompts;
+    const char *const *prompts = qk_task_prompt_names(&n_prompts);
     fprintf(f,
-            "usage: qkbench embed --model FILE (--tokens IDS ... | --tokens-file FILE) [options]\n"
+            "usage: qkbench embed --model FILE (--tokens IDS ... | --tokens-file FILE |\n"
+            "                     --text T ... | --text-file FILE) [options]\n"
             "\n"
             "Runs the EmbeddingGemma forward pass and prints one line per sequence: the L2-normalised\n"
             "embedding, n_embd floats (%%.9g) separated by single spaces. Token ids are used as given\n"
-            "(add BOS=2 first and EOS=1 last yourself).\n"
+            "(add BOS=2 first and EOS=1 last yourself); texts go through the model file's\n"
+            "tokenizer, which adds BOS/EOS as the file says (qkbench tokenize shows the ids).\n"
             "\n"
             "  --model FILE        GGUF file (architecture gemma-embedding)\n"
             "  --tokens IDS        a sequence, e.g. 2,818,5279,1 (repeatable: one line out each)\n"
             "  --tokens-file FILE  one sequence per line, ids separated by spaces or commas\n"
+            "  --text T            a text (repeatable: one line out each)\n"
+            "  --text-file FILE    one text per line (blank lines are skipped)\n"
+            "  --prompt NAME       task prompt prepended to every text (default none):\n"
+            "                     ");
+    for (int i = 0; i < n_prompts; i++) fprintf(f, "%s%s", i ? "|" : " ", prompts[i]);
+    fprintf(f,
+            "\n"
             "  --path int8|fp32    INT8 path through a registry kernel (default), or FP32 with\n"
             "                      dequantised weights (the accuracy reference)\n"
             "  --kernel VARIANT    kernel variant for the INT8 path (default zero-copy; see qkbench list)\n"
@@ -33,14 +46,36 @@ static void usage(FILE *f) {
             "  --time              print the time of each forward pass to stderr\n"
             "  --json              print one JSON document instead: per sequence its embedding and\n"
             "                      forward-pass time, and the memory footprint (mapped and resident\n"
-            "                      file bytes, prepared and scratch bytes, peak RSS of this process)\n");
+            "                      file bytes, prepared and scratch bytes, peak RSS of this\n"
+            "                      process; when the file has a tokenizer, it is loaded and its\n"
+            "                      heap and mapped bytes are reported too)\n");
 }
 
 typedef struct {
     int32_t **seqs;
     int *lens;
-    int n;
+    char **texts; /* texts[i] != NULL: sequence i is this text, tokenized once the file is open */
+    int n, n_texts;
 } seq_list;
+
+static int append(seq_list *s, int32_t *ids, int n, char *text, qk_error *err) {
+    int32_t **seqs = realloc(s->seqs, (size_t)(s->n + 1) * sizeof *seqs);
+    if (seqs) s->seqs = seqs;
+    int *lens = seqs ? realloc(s->lens, (size_t)(s->n + 1) * sizeof *lens) : NULL;
+    if (lens) s->lens = lens;
+    char **texts = lens ? realloc(s->texts, (size_t)(s->n + 1) * sizeof *texts) : NULL;
+    if (texts) s->texts = texts;
+    if (!texts) {
+        free(ids);
+        free(text);
+        return qk_fail(err, "out of memory");
+    }
+    s->seqs[s->n] = ids;
+    s->lens[s->n] = n;
+    s->texts[s->n++] = text;
+    s->n_texts += text != NULL;
+    return 0;
+}
 
 static int add_seq(seq_list *s, const char *text, qk_error *err) {
     int32_t *ids;
@@ -50,16 +85,59 @@ static int add_seq(seq_list *s, const char *text, qk_error *err) {
         free(ids);
         return 0; /* blank line */
     }
-    int32_t **seqs = realloc(s->seqs, (size_t)(s->n + 1) * sizeof *seqs);
-    int *lens = seqs ? realloc(s->lens, (size_t)(s->n + 1) * sizeof *lens) : NULL;
-    if (seqs) s->seqs = seqs;
-    if (lens) s->lens = lens;
-    if (!seqs || !lens) {
-        free(ids);
-        return qk_fail(err, "out of memory");
+    return append(s, ids, n, NULL, err);
+}
+
+static int add_text(seq_list *s, const char *text, qk_error *err) {
+    char *copy = strdup(text);
+    if (!copy) return qk_fail(err, "out of memory");
+    return append(s, NULL, 0, copy, err);
+}
+
+static int read_text_file(seq_list *s, const char *path, qk_error *err) {
+    char **lines;
+    int n, rc = 0;
+    if (qk_read_lines(path, &lines, &n, err)) return -1;
+    for (int i = 0; i < n && rc == 0; i++)
+        if (lines[i][strspn(lines[i], " \t\r")]) rc = add_text(s, lines[i], err);
+    qk_free_lines(lines, n);
+    return rc;
+}
+
+typedef struct { /* the model file's tokenizer, kept for the whole command: part of the footprint */
+    qk_gguf g;
+    qk_tokenizer *t;
+} tok_ctx;
+
+static void tok_close(tok_ctx *c) {
+    if (!c->t) return;
+    qk_tokenizer_free(c->t);
+    qk_gguf_close(&c->g);
+    c->t = NULL;
+}
+
+/* Tokenizes the texts with the model file's tokenizer (BOS/EOS per the file, special texts parsed,
+ * as llama-embedding does). Without texts, the tokenizer is still loaded for --json when the file
+ * has one, so that its memory is part of the footprint; failing to load it then is only a warning.
+ * The tokenizer reads the file through a mapping of its own (the model's is not reachable here). */
+static int tokenize_texts(seq_list *s, const char *model, const char *prompt, int want_tokenizer,
+                          tok_ctx *c, qk_error *err) {
+    if (s->n_texts == 0 && !want_tokenizer) return 0;
+    if (qk_gguf_open(&c->g, model, err)) return -1;
+    if (qk_tokenizer_load(&c->t, &c->g, err)) {
+        qk_gguf_close(&c->g);
+        c->t = NULL;
+        if (s->n_texts == 0) {
+            fprintf(stderr, "qkbench embed: warning: no tokenizer memory reported: %s\n", err->msg);
+            return 0;
+        }
+        return -1;
     }
-    s->seqs[s->n] = ids;
-    s->lens[s->n++] = n;
+    for (int i = 0; i < s->n; i++) {
+        if (!s->texts[i]) continue;
+        if (qk_tokenize_text(c->t, prompt, s->texts[i], 1, 1, &s->seqs[i], &s->lens[i], err))
+            return qk_fail_prefix(err, "text %d", i + 1);
+    }
     return 0;
 }
 
@@ -82,9 +160,13 @@ static int read_tokens_file(seq_list *s, const char *path, qk_error *err) {
 }
 
 static void free_seqs(seq_list *s) {
-    for (int i = 0; i < s->n; i++) free(s->seqs[i]);
+    for (int i = 0; i < s->n; i++) {
+        free(s->seqs[i]);
+        free(s->texts[i]);
+    }
     free(s->seqs);
     free(s->lens);
+    free(s->texts);
 }
 
 int qk_cmd_embed(int argc, char **argv) {
@@ -94,8 +176,10 @@ int qk_cmd_embed(int argc, char **argv) {
         {"kernel", required_argument, 0, 'k'},   {"isa", required_argument, 0, 'i'},
         {"act-scale", required_argument, 0, 'a'}, {"time", no_argument, 0, 'T'},
         {"json", no_argument, 0, 'J'},
+        {"text", required_argument, 0, 'x'},     {"text-file", required_argument, 0, 'X'},
+        {"prompt", required_argument, 0, 'P'},
         {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
-    const char *model = NULL, *variant = "zero-copy", *isa = NULL;
+    const char *model = NULL, *variant = "zero-copy", *isa = NULL, *prompt = "";
     qk_gemma_options opt = {QK_PATH_INT8, NULL, QK_ACT_PER_TOKEN};
     seq_list seqs = {0};
     int timing = 0, as_json = 0, c, rc = 2;
@@ -132,6 +216,18 @@ int qk_cmd_embed(int argc, char **argv) {
                 goto fail_usage;
             }
             break;
+        case 'x':
+            if (add_text(&seqs, optarg, &err)) goto fail_usage;
+            break;
+        case 'X':
+            if (read_text_file(&seqs, optarg, &err)) goto fail_usage;
+            break;
+        case 'P':
+            if (!(prompt = qk_task_prompt(optarg))) {
+                qk_fail(&err, "--prompt: unknown task '%s' (see --help)", optarg);
+                goto fail_usage;
+            }
+            break;
         case 'T': timing = 1; break;
         case 'J': as_json = 1; break;
         case 'h': usage(stdout); free_seqs(&seqs); return 0;
@@ -157,9 +253,20 @@ int qk_cmd_embed(int argc, char **argv) {
             goto fail_usage;
         }
     }
-    qk_gemma_model *m;
+    tok_ctx tok = {0};
     double t0 = qk_now_seconds();
+    if (tokenize_texts(&seqs, model, prompt, as_json, &tok, &err)) {
+        tok_close(&tok);
+        free_seqs(&seqs);
+        return qk_cli_error("embed", 1, &err);
+    }
+    if (timing && seqs.n_texts)
+        fprintf(stderr, "tokenize: %.1f ms (%d texts, tokenizer loaded from the file)\n",
+                1e3 * (qk_now_seconds() - t0), seqs.n_texts);
+    qk_gemma_model *m;
+    t0 = qk_now_seconds();
     if (qk_gemma_load(&m, model, &opt, &err)) {
+        tok_close(&tok);
         free_seqs(&seqs);
         return qk_cli_error("embed", 1, &err);
     }
@@ -197,7 +304,15 @@ int qk_cmd_embed(int argc, char **argv) {
         getrusage(RUSAGE_SELF, &ru);
         qk_footprint fp = {qk_gemma_get_memory(m), (uint64_t)ru.ru_maxrss * 1024, 0};
         json_object_set_new(doc, "sequences", list);
-        json_object_set_new(doc, "memory", qk_footprint_to_json(&fp));
+        json_t *mem = qk_footprint_to_json(&fp);
+        if (tok.t) { /* the tokenizer's heap, and its arrays read in place from the file */
+            const qk_tokenizer_memory tm = qk_tokenizer_get_memory(tok.t);
+            json_object_set_new(mem, "tokenizer_bytes",
+                                json_integer((json_int_t)(tm.index_bytes + tm.scratch_bytes)));
+            json_object_set_new(mem, "tokenizer_mapped_bytes",
+                                json_integer((json_int_t)tm.mapped_bytes));
+        }
+        json_object_set_new(doc, "memory", mem);
         list = NULL;
         json_dumpf(doc, stdout, JSON_COMPACT | JSON_REAL_PRECISION(9));
         printf("\n");
@@ -206,6 +321,7 @@ int qk_cmd_embed(int argc, char **argv) {
     json_decref(doc);
     free(out);
     qk_gemma_free(m);
+    tok_close(&tok);
     free_seqs(&seqs);
     return rc;
 fail_usage:

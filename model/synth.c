@@ -87,7 +87,8 @@ static void *make_tensor(const tensor_plan *t, uint64_t seed, uint64_t nbytes) {
     return buf;
 }
 
-static int plan_tensors(const qk_synth_preset *p, int with_dense, tensor_plan **out, int *n_out) {
+static int plan_tensors(const qk_synth_preset *p, int n_vocab, int with_dense, tensor_plan **out,
+                        int *n_out) {
     const int per_layer = 13;
     int n = 2 + per_layer * p->n_layer + (with_dense ? 2 : 0);
     tensor_plan *t = calloc((size_t)n, sizeof *t);
@@ -104,7 +105,7 @@ static int plan_tensors(const qk_synth_preset *p, int with_dense, tensor_plan **
     /* Unit-variance outputs: weights with std 1/sqrt(cols). The embedding is scaled by sqrt(E) in the
      * forward pass, so its std is 1/sqrt(E). */
     const float se = 1.0f / sqrtf((float)E), sq = 1.0f / sqrtf((float)QD), sf = 1.0f / sqrtf((float)F);
-    ADD(KIND_EMBED, 2, E, p->n_vocab, se, "token_embd.weight");
+    ADD(KIND_EMBED, 2, E, n_vocab, se, "token_embd.weight");
     for (int il = 0; il < p->n_layer; il++) {
         ADD(KIND_NORM, 1, E, 1, 0, "blk.%d.attn_norm.weight", il);
         ADD(KIND_MATRIX, 2, E, QD, se, "blk.%d.attn_q.weight", il);
@@ -180,6 +181,22 @@ out:
     return rc;
 }
 
+/* The tokenizer section from a real vocabulary. */
+static void add_vocab(qk_gguf_writer *w, const qk_synth_vocab *v) {
+    qk_gguf_writer_kv_str(w, "tokenizer.ggml.model", "llama");
+    qk_gguf_writer_kv_str(w, "tokenizer.ggml.pre", "default");
+    qk_gguf_writer_kv_arr_str(w, "tokenizer.ggml.tokens", v->texts, (uint64_t)v->n);
+    qk_gguf_writer_kv_arr(w, "tokenizer.ggml.scores", QK_GGUF_FLOAT32, v->scores, (uint64_t)v->n);
+    qk_gguf_writer_kv_arr(w, "tokenizer.ggml.token_type", QK_GGUF_INT32, v->types, (uint64_t)v->n);
+    if (v->bos >= 0) qk_gguf_writer_kv_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)v->bos);
+    if (v->eos >= 0) qk_gguf_writer_kv_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)v->eos);
+    if (v->unk >= 0) qk_gguf_writer_kv_u32(w, "tokenizer.ggml.unknown_token_id", (uint32_t)v->unk);
+    if (v->pad >= 0) qk_gguf_writer_kv_u32(w, "tokenizer.ggml.padding_token_id", (uint32_t)v->pad);
+    qk_gguf_writer_kv_bool(w, "tokenizer.ggml.add_bos_token", v->add_bos);
+    qk_gguf_writer_kv_bool(w, "tokenizer.ggml.add_eos_token", v->add_eos);
+    qk_gguf_writer_kv_bool(w, "tokenizer.ggml.add_space_prefix", v->add_space_prefix);
+}
+
 static void add_metadata(qk_gguf_writer *w, const qk_synth_preset *p, int with_dense) {
     char name[128];
     snprintf(name, sizeof name, "qkbench synthetic %s", p->name);
@@ -211,6 +228,14 @@ static void add_metadata(qk_gguf_writer *w, const qk_synth_preset *p, int with_d
 
 int qk_synth_write(const char *path, const qk_synth_preset *p, uint64_t seed, int with_dense,
                    qk_error *err) {
+    return qk_synth_write_vocab(path, p, seed, with_dense, NULL, err);
+}
+
+int qk_synth_write_vocab(const char *path, const qk_synth_preset *p, uint64_t seed, int with_dense,
+                         const qk_synth_vocab *vocab, qk_error *err) {
+    if (vocab && (vocab->n <= 0 || !vocab->texts || !vocab->scores || !vocab->types))
+        return qk_fail(err, "the vocabulary is empty or incomplete");
+    const int n_vocab = vocab ? vocab->n : p->n_vocab;
     with_dense = with_dense && p->dense_ff > 0;
     tensor_plan *plan = NULL;
     int n = 0, rc = -1;
@@ -219,12 +244,14 @@ int qk_synth_write(const char *path, const qk_synth_preset *p, uint64_t seed, in
     qk_gguf_writer *w = qk_gguf_writer_new(32);
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof tmp)
         return qk_fail(err, "%s: path too long", path);
-    if (!w || plan_tensors(p, with_dense, &plan, &n)) {
+    if (!w || plan_tensors(p, n_vocab, with_dense, &plan, &n)) {
         qk_fail(err, "out of memory");
         goto out;
     }
     add_metadata(w, p, with_dense);
-    if (add_tokenizer(w, p->n_vocab)) {
+    if (vocab)
+        add_vocab(w, vocab);
+    else if (add_tokenizer(w, p->n_vocab)) {
         qk_fail(err, "out of memory building the tokenizer section");
         goto out;
     }
