@@ -121,7 +121,7 @@ done:
 /* ---------------------------------------------------------------- footprint in a fresh process */
 
 json_t *qk_footprint_to_json(const qk_footprint *fp) {
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "file_bytes",
+    json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "file_bytes",
                      (json_int_t)fp->mem.file_bytes, "resident_file_bytes",
                      (json_int_t)fp->mem.resident_file_bytes, "matmul_weight_bytes",
                      (json_int_t)fp->mem.matmul_weight_bytes, "prepared_bytes",
@@ -129,6 +129,12 @@ json_t *qk_footprint_to_json(const qk_footprint *fp) {
                      (json_int_t)fp->mem.fp32_bytes, "scratch_bytes",
                      (json_int_t)fp->mem.scratch_bytes, "peak_rss_bytes",
                      (json_int_t)fp->peak_rss_bytes);
+    if (fp->tokenizer_bytes || fp->tokenizer_mapped_bytes) {
+        json_object_set_new(j, "tokenizer_bytes", json_integer((json_int_t)fp->tokenizer_bytes));
+        json_object_set_new(j, "tokenizer_mapped_bytes",
+                            json_integer((json_int_t)fp->tokenizer_mapped_bytes));
+    }
+    return j;
 }
 
 static uint64_t get_u64(json_t *o, const char *k) {
@@ -210,6 +216,8 @@ int qk_footprint_probe(const char *exe, const char *model, const qk_gemma_option
     out->mem.fp32_bytes = get_u64(mem, "fp32_bytes");
     out->mem.scratch_bytes = get_u64(mem, "scratch_bytes");
     out->peak_rss_bytes = get_u64(mem, "peak_rss_bytes");
+    out->tokenizer_bytes = get_u64(mem, "tokenizer_bytes");
+    out->tokenizer_mapped_bytes = get_u64(mem, "tokenizer_mapped_bytes");
     out->seconds = json_number_value(json_object_get(seq, "seconds"));
     json_t *e = json_object_get(seq, "embedding");
     int rc = 0;

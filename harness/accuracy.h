@@ -24,6 +24,8 @@ int qk_accuracy_reference(const char *testdata_dir, const char *const *variants,
 typedef struct {          /* what one configuration costs in memory, measured in a fresh process */
     qk_gemma_memory mem;  /* after one forward pass: resident file pages, prepared, scratch, fp32 */
     uint64_t peak_rss_bytes; /* the process's peak RSS (load + one forward pass) */
+    uint64_t tokenizer_bytes;        /* the tokenizer's own heap (0: the file has none) */
+    uint64_t tokenizer_mapped_bytes; /* token texts, scores, types read in place from the file */
     double seconds;       /* that forward pass, serial: informative only */
 } qk_footprint;
 

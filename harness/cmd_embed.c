@@ -302,17 +302,14 @@ int qk_cmd_embed(int argc, char **argv) {
     if (as_json && rc == 0) {
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
-        qk_footprint fp = {qk_gemma_get_memory(m), (uint64_t)ru.ru_maxrss * 1024, 0};
-        json_object_set_new(doc, "sequences", list);
-        json_t *mem = qk_footprint_to_json(&fp);
+        qk_footprint fp = {qk_gemma_get_memory(m), (uint64_t)ru.ru_maxrss * 1024, 0, 0, 0};
         if (tok.t) { /* the tokenizer's heap, and its arrays read in place from the file */
             const qk_tokenizer_memory tm = qk_tokenizer_get_memory(tok.t);
-            json_object_set_new(mem, "tokenizer_bytes",
-                                json_integer((json_int_t)(tm.index_bytes + tm.scratch_bytes)));
-            json_object_set_new(mem, "tokenizer_mapped_bytes",
-                                json_integer((json_int_t)tm.mapped_bytes));
+            fp.tokenizer_bytes = tm.index_bytes + tm.scratch_bytes;
+            fp.tokenizer_mapped_bytes = tm.mapped_bytes;
         }
-        json_object_set_new(doc, "memory", mem);
+        json_object_set_new(doc, "sequences", list);
+        json_object_set_new(doc, "memory", qk_footprint_to_json(&fp));
         list = NULL;
         json_dumpf(doc, stdout, JSON_COMPACT | JSON_REAL_PRECISION(9));
         printf("\n");

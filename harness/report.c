@@ -1061,8 +1061,9 @@ static double footprint(const cfg *c, int *used_file) {
     *used_file = 0;
     if (isnan(res)) res = mem_field(c, "file_bytes"), *used_file = 1;
     double sum = res;
-    const char *parts[] = {"prepared_bytes", "scratch_bytes", "fp32_bytes"};
-    for (int i = 0; i < 3; i++) {
+    /* the tokenizer's heap counts; its arrays read in place are part of the resident file */
+    const char *parts[] = {"prepared_bytes", "scratch_bytes", "fp32_bytes", "tokenizer_bytes"};
+    for (int i = 0; i < 4; i++) {
         const double v = mem_field(c, parts[i]);
         if (!isnan(v)) sum += v;
     }
@@ -1073,11 +1074,13 @@ static void memory_row(FILE *f, const cfg *c, const char *label, int *file_note)
     int used_file;
     const double fp = footprint(c, &used_file);
     *file_note |= used_file;
-    fprintf(f, "| %s | %s | %s | %s | %s | %s | %s | %s | %s%s |\n", label,
+    fprintf(f, "| %s | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s%s |\n", label,
             fmt_mb(mem_field(c, "file_bytes")).s, fmt_mb(mem_field(c, "resident_file_bytes")).s,
             fmt_mb(mem_field(c, "matmul_weight_bytes")).s, fmt_mb(mem_field(c, "prepared_bytes")).s,
             fmt_mb(mem_field(c, "scratch_bytes")).s, fmt_mb(mem_field(c, "fp32_bytes")).s,
-            fmt_mb(mem_field(c, "rss_bytes")).s, fmt_mb(fp).s, used_file ? " *" : "");
+            fmt_mb(mem_field(c, "tokenizer_bytes")).s,
+            fmt_mb(mem_field(c, "tokenizer_mapped_bytes")).s, fmt_mb(mem_field(c, "rss_bytes")).s,
+            fmt_mb(fp).s, used_file ? " *" : "");
 }
 
 static void section_memory(FILE *f, const report *R) {
@@ -1087,8 +1090,10 @@ static void section_memory(FILE *f, const report *R) {
                "weights 10 MB, scales 11 MB. Here, per variant (MB = 10^6 bytes): the mapped "
                "model file, how much of it is resident, the matmul weights read per pass, the "
                "bytes prepared at load (fp32 scale tables, packed layouts), scratch buffers, "
-               "dequantised fp32 weights (fp32 path), peak RSS of the process, and footprint = "
-               "resident file + prepared + scratch + fp32.\n\n");
+               "dequantised fp32 weights (fp32 path), the tokenizer (its heap / its token texts, "
+               "scores and types read in place from the file; — when the model has no real "
+               "vocabulary), peak RSS of the process, and footprint = resident file + prepared + "
+               "scratch + fp32 + tokenizer heap.\n\n");
     for (int c = 0; c < R->n_cpus; c++) {
         const cpu_group *g = &R->cpus[c];
         cpu_heading(f, R, g);
@@ -1107,8 +1112,9 @@ static void section_memory(FILE *f, const report *R) {
         }
         fprintf(f, "At %s (scratch depends on the sequence length):\n\n", fmt_key(&h).s);
         fprintf(f, "| variant | ISA | mapped file | resident file | matmul weights | prepared at "
-                   "load | scratch | fp32 weights | peak RSS | footprint |\n"
-                   "|---|---|---|---|---|---|---|---|---|---|\n");
+                   "load | scratch | fp32 weights | tokenizer heap / in file | peak RSS | "
+                   "footprint |\n"
+                   "|---|---|---|---|---|---|---|---|---|---|---|\n");
         int file_note = 0;
         const cfg *before = NULL, *after = NULL;
         for (int pass = 0; pass < 4; pass++) { /* ISAs in rank order */

