@@ -2317,8 +2317,11 @@ static void draw_plots(report *R, const char *scripts, const int has_data[N_KNOW
     }
     for (int i = 0; i < R->n_plots; i++) {
         qk_report_plot *p = &R->plots[i];
-        if (p->has_data && !p->attempted)
-            snprintf(p->why, sizeof p->why, "no script %s.gp in %s", p->name, scripts);
+        if (p->has_data && !p->attempted) {
+            char name[sizeof p->name]; /* a copy: p->why and p->name share an object */
+            memcpy(name, p->name, sizeof name);
+            snprintf(p->why, sizeof p->why, "no script %s.gp in %s", name, scripts);
+        }
     }
 }
 
