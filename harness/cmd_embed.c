@@ -11,6 +11,8 @@
 #include "../model/tokenizer.h"
 #include "accuracy.h"
 #include "cli.h"
+#include "pool.h"
+#include "topology.h"
 #include "cmd_tokenize.h"
 #include "commands.h"
 #include "measure.h"
@@ -43,6 +45,7 @@ static void usage(FILE *f) {
             "  --isa ISA           scalar, avx2 or avx512vnni (default: the best this CPU has)\n"
             "  --act-scale token|block  int8 activation scales: one per token (the seed story's) or\n"
             "                      one per 32-value block (ggml's Q8_0 scheme); default token\n"
+            "  --threads N         worker threads, pinned compact with hwloc (default 1)\n"
             "  --time              print the time of each forward pass to stderr\n"
             "  --json              print one JSON document instead: per sequence its embedding and\n"
             "                      forward-pass time, and the memory footprint (mapped and resident\n"
@@ -175,6 +178,7 @@ int qk_cmd_embed(int argc, char **argv) {
         {"tokens-file", required_argument, 0, 'f'}, {"path", required_argument, 0, 'p'},
         {"kernel", required_argument, 0, 'k'},   {"isa", required_argument, 0, 'i'},
         {"act-scale", required_argument, 0, 'a'}, {"time", no_argument, 0, 'T'},
+        {"threads", required_argument, 0, 'n'},
         {"json", no_argument, 0, 'J'},
         {"text", required_argument, 0, 'x'},     {"text-file", required_argument, 0, 'X'},
         {"prompt", required_argument, 0, 'P'},
@@ -183,6 +187,7 @@ int qk_cmd_embed(int argc, char **argv) {
     qk_gemma_options opt = {QK_PATH_INT8, NULL, QK_ACT_PER_TOKEN};
     seq_list seqs = {0};
     int timing = 0, as_json = 0, c, rc = 2;
+    long threads = 1;
     qk_error err;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -229,6 +234,9 @@ int qk_cmd_embed(int argc, char **argv) {
             }
             break;
         case 'T': timing = 1; break;
+        case 'n':
+            if (qk_parse_int(optarg, "--threads", 1, 1024, &threads, &err)) goto fail_usage;
+            break;
         case 'J': as_json = 1; break;
         case 'h': usage(stdout); free_seqs(&seqs); return 0;
         default: usage(stderr); free_seqs(&seqs); return 2;
@@ -274,13 +282,27 @@ int qk_cmd_embed(int argc, char **argv) {
         fprintf(stderr, "load: %.1f ms (%s path%s%s%s)\n", 1e3 * (qk_now_seconds() - t0),
                 opt.path == QK_PATH_FP32 ? "fp32" : "int8", opt.kernel ? ", kernel " : "",
                 opt.kernel ? opt.kernel->variant : "", opt.kernel ? "" : "");
+    /* the pool (threads pinned compact) exists before the first timed pass */
+    qk_topology *topo = NULL;
+    qk_pool *pool = NULL;
+    if (threads > 1 && (qk_topology_open(&topo, &err) ||
+                        !(pool = qk_pool_create((int)threads, topo, QK_BIND_COMPACT, &err)))) {
+        qk_topology_close(topo);
+        qk_pool_destroy(pool);
+    qk_topology_close(topo);
+    qk_gemma_free(m);
+        tok_close(&tok);
+        free_seqs(&seqs);
+        return qk_cli_error("embed", 1, &err);
+    }
+    const qk_exec ex = qk_pool_exec(pool);
     const int dim = qk_gemma_out_dim(m);
     float *out = malloc((size_t)dim * sizeof *out);
     json_t *doc = as_json ? json_object() : NULL, *list = as_json ? json_array() : NULL;
     rc = out ? 0 : 1;
     for (int s = 0; s < seqs.n && rc == 0; s++) {
         double ts = qk_now_seconds();
-        if (qk_gemma_embed(m, seqs.seqs[s], seqs.lens[s], out, NULL, &err)) {
+        if (qk_gemma_embed(m, seqs.seqs[s], seqs.lens[s], out, &ex, &err)) {
             fprintf(stderr, "qkbench embed: sequence %d: %s\n", s + 1, err.msg);
             rc = 1;
             break;
@@ -317,6 +339,8 @@ int qk_cmd_embed(int argc, char **argv) {
     json_decref(list);
     json_decref(doc);
     free(out);
+    qk_pool_destroy(pool);
+    qk_topology_close(topo);
     qk_gemma_free(m);
     tok_close(&tok);
     free_seqs(&seqs);
