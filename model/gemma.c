@@ -25,6 +25,7 @@ struct qk_gemma_model {
     /* scratch, sized by qk_gemma_reserve */
     int cap_tokens, cap_workers;
     size_t scratch_bytes;
+    uint64_t max_scratch; /* 0: no limit (qk_gemma_set_max_scratch) */
     float *h, *a, *q, *k, *v, *o, *t, *g, *u, *z, *pooled, *dense_buf, *dense_out;
     float *rope_cos, *rope_sin, *scores;
     int8_t *act_q;
@@ -68,6 +69,17 @@ static int read_layer_pattern(const qk_gguf *g, const char *key, qk_gemma_config
     return 0;
 }
 
+#define K_EMBD          "gemma-embedding.embedding_length"
+#define K_BLOCKS        "gemma-embedding.block_count"
+#define K_HEADS         "gemma-embedding.attention.head_count"
+#define K_HEADS_KV      "gemma-embedding.attention.head_count_kv"
+#define K_KEY_LENGTH    "gemma-embedding.attention.key_length"
+#define K_VALUE_LENGTH  "gemma-embedding.attention.value_length"
+#define K_ROPE_DIMS     "gemma-embedding.rope.dimension_count"
+#define K_EPS           "gemma-embedding.attention.layer_norm_rms_epsilon"
+#define K_ROPE_BASE     "gemma-embedding.rope.freq_base"
+#define K_ROPE_BASE_SWA "gemma-embedding.rope.freq_base_swa"
+
 int qk_gemma_read_config(const qk_gguf *g, qk_gemma_config *c, qk_error *err) {
     memset(c, 0, sizeof *c);
     qk_str arch;
@@ -83,10 +95,10 @@ int qk_gemma_read_config(const qk_gguf *g, qk_gemma_config *c, qk_error *err) {
         uint32_t dflt;
     } ints[] = {
         {"gemma-embedding.context_length", &c->n_ctx, 1, 0},
-        {"gemma-embedding.embedding_length", &c->n_embd, 1, 0},
-        {"gemma-embedding.block_count", &c->n_layer, 1, 0},
+        {K_EMBD, &c->n_embd, 1, 0},
+        {K_BLOCKS, &c->n_layer, 1, 0},
         {"gemma-embedding.feed_forward_length", &c->n_ff, 1, 0},
-        {"gemma-embedding.attention.head_count", &c->n_head, 1, 0},
+        {K_HEADS, &c->n_head, 1, 0},
         {"gemma-embedding.attention.sliding_window", &c->n_swa, 1, 0},
     };
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
@@ -97,55 +109,75 @@ int qk_gemma_read_config(const qk_gguf *g, qk_gemma_config *c, qk_error *err) {
         *ints[i].dst = (int)v;
     }
     if (c->n_layer > QK_GEMMA_MAX_LAYERS)
-        return qk_fail(err, "%s: block_count %d exceeds the supported %d", g->path, c->n_layer,
-                       QK_GEMMA_MAX_LAYERS);
+        return qk_fail(err, "%s: key %s = %d exceeds the supported %d", g->path, K_BLOCKS,
+                       c->n_layer, QK_GEMMA_MAX_LAYERS);
     uint32_t v;
-    if (get_u32_or(g, "gemma-embedding.attention.head_count_kv", (uint32_t)c->n_head, &v, err))
-        return -1;
+    if (get_u32_or(g, K_HEADS_KV, (uint32_t)c->n_head, &v, err)) return -1;
+    if (v == 0 || v > (uint32_t)c->n_head || c->n_head % (int)v != 0)
+        return qk_fail(err, "%s: key %s = %u does not divide %s = %d", g->path, K_HEADS_KV, v,
+                       K_HEADS, c->n_head);
     c->n_head_kv = (int)v;
-    if (c->n_head_kv == 0 || c->n_head % c->n_head_kv != 0)
-        return qk_fail(err, "%s: head_count_kv %d does not divide head_count %d", g->path,
-                       c->n_head_kv, c->n_head);
-    if (c->n_embd % c->n_head != 0 && !qk_gguf_find_kv(g, "gemma-embedding.attention.key_length"))
-        return qk_fail(err, "%s: head_count %d does not divide embedding_length %d", g->path,
-                       c->n_head, c->n_embd);
-    if (get_u32_or(g, "gemma-embedding.attention.key_length", (uint32_t)(c->n_embd / c->n_head),
-                   &v, err))
-        return -1;
+    const int has_key_length = qk_gguf_find_kv(g, K_KEY_LENGTH) != NULL;
+    if (c->n_embd % c->n_head != 0 && !has_key_length)
+        return qk_fail(err, "%s: key %s = %d does not divide %s = %d (and there is no %s)", g->path,
+                       K_HEADS, c->n_head, K_EMBD, c->n_embd, K_KEY_LENGTH);
+    if (get_u32_or(g, K_KEY_LENGTH, (uint32_t)(c->n_embd / c->n_head), &v, err)) return -1;
+    if (v < 2 || v % 2 != 0 || v > 4096) { /* RoPE rotates pairs of the head's dimensions */
+        if (has_key_length)
+            return qk_fail(err, "%s: key %s = %u: the head dimension must be even and in 2..4096",
+                           g->path, K_KEY_LENGTH, v);
+        return qk_fail(err,
+                       "%s: head dimension %u (key %s = %d / key %s = %d) must be even and in "
+                       "2..4096",
+                       g->path, v, K_EMBD, c->n_embd, K_HEADS, c->n_head);
+    }
     c->head_dim = (int)v;
+    if ((int64_t)c->n_head * c->head_dim > (1 << 30))
+        return qk_fail(err, "%s: key %s = %d times the head dimension %d exceeds 2^30", g->path,
+                       K_HEADS, c->n_head, c->head_dim);
     uint32_t vlen;
-    if (get_u32_or(g, "gemma-embedding.attention.value_length", v, &vlen, err)) return -1;
+    if (get_u32_or(g, K_VALUE_LENGTH, v, &vlen, err)) return -1;
     if (vlen != v)
-        return qk_fail(err, "%s: value_length %u differs from key_length %u (not supported)",
-                       g->path, vlen, v);
-    if (c->head_dim == 0 || c->head_dim % 2 != 0 || c->head_dim > 4096)
-        return qk_fail(err, "%s: head dimension %d must be even and in 2..4096", g->path,
-                       c->head_dim);
-    if (get_u32_or(g, "gemma-embedding.rope.dimension_count", (uint32_t)c->head_dim, &v, err))
-        return -1;
+        return qk_fail(err, "%s: key %s = %u differs from the key length %u (not supported)",
+                       g->path, K_VALUE_LENGTH, vlen, v);
+    if (get_u32_or(g, K_ROPE_DIMS, (uint32_t)c->head_dim, &v, err)) return -1;
+    if (v < 2 || v % 2 != 0 || v > (uint32_t)c->head_dim)
+        return qk_fail(err, "%s: key %s = %u must be even and in 2..%d (the head dimension)",
+                       g->path, K_ROPE_DIMS, v, c->head_dim);
     c->n_rot = (int)v;
-    if (c->n_rot % 2 != 0 || c->n_rot > c->head_dim)
-        return qk_fail(err, "%s: rope.dimension_count %d must be even and <= head dim %d",
-                       g->path, c->n_rot, c->head_dim);
-    if (qk_gguf_get_f32(g, "gemma-embedding.attention.layer_norm_rms_epsilon", &c->eps, err))
-        return -1;
-    if (get_f32_or(g, "gemma-embedding.rope.freq_base", 10000.0f, &c->rope_base, err)) return -1;
+    /* a zero, negative or non-finite epsilon or RoPE base turns every activation into NaN */
+    if (qk_gguf_get_f32(g, K_EPS, &c->eps, err)) return -1;
+    if (!(c->eps > 0.0f) || !isfinite(c->eps))
+        return qk_fail(err, "%s: key %s = %g must be positive and finite", g->path, K_EPS,
+                       (double)c->eps);
+    if (get_f32_or(g, K_ROPE_BASE, 10000.0f, &c->rope_base, err)) return -1;
     /* sliding layers: the key when present, else 10000 (never the global base; spec section 2) */
-    if (get_f32_or(g, "gemma-embedding.rope.freq_base_swa", 10000.0f, &c->rope_base_swa, err))
-        return -1;
+    if (get_f32_or(g, K_ROPE_BASE_SWA, 10000.0f, &c->rope_base_swa, err)) return -1;
+    const float bases[2] = {c->rope_base, c->rope_base_swa};
+    const char *const base_keys[2] = {K_ROPE_BASE, K_ROPE_BASE_SWA};
+    for (int i = 0; i < 2; i++)
+        if (!(bases[i] > 0.0f) || !isfinite(bases[i]))
+            return qk_fail(err, "%s: key %s = %g must be positive and finite", g->path,
+                           base_keys[i], (double)bases[i]);
     if (get_u32_or(g, "gemma-embedding.pooling_type", 1, &v, err)) return -1;
     if (v != 1)
-        return qk_fail(err, "%s: pooling_type %u is not supported (only 1 = mean)", g->path, v);
+        return qk_fail(err, "%s: key gemma-embedding.pooling_type = %u is not supported (only 1)",
+                       g->path, v);
     c->pooling = 1;
     if (read_layer_pattern(g, "gemma-embedding.attention.sliding_window_pattern", c, err))
         return -1;
     const qk_gguf_tensor *emb = qk_gguf_find_tensor(g, "token_embd.weight");
     if (!emb) return qk_fail(err, "%s: tensor token_embd.weight is missing", g->path);
     if (emb->ne[1] > INT32_MAX)
-        return qk_fail(err, "%s: token_embd.weight has too many rows", g->path);
+        return qk_fail(err, "%s: tensor token_embd.weight has %lld rows, above %d", g->path,
+                       (long long)emb->ne[1], INT32_MAX);
     c->n_vocab = (int)emb->ne[1];
     const qk_gguf_tensor *d2 = qk_gguf_find_tensor(g, "dense_2.weight");
-    c->dense_ff = d2 && d2->ne[1] <= (1 << 20) ? (int)d2->ne[1] : 0;
+    /* a dense_2 too wide was ignored silently before (the model then ran without Dense layers) */
+    if (d2 && d2->ne[1] > (1 << 20))
+        return qk_fail(err, "%s: tensor dense_2.weight has %lld rows, above the supported %d",
+                       g->path, (long long)d2->ne[1], 1 << 20);
+    c->dense_ff = d2 ? (int)d2->ne[1] : 0;
     return 0;
 }
 
@@ -396,13 +428,20 @@ qk_gemma_memory qk_gemma_get_memory(const qk_gemma_model *m) {
 
 /* ---------------------------------------------------------------- scratch */
 
+void qk_gemma_set_max_scratch(qk_gemma_model *m, uint64_t bytes) {
+    m->max_scratch = bytes;
+}
+
+static size_t round64(size_t bytes) {
+    return (bytes + 63) & ~(size_t)63;
+}
+
 int qk_gemma_reserve(qk_gemma_model *m, int n_tokens, int n_workers, qk_error *err) {
     if (n_workers < 1) n_workers = 1;
     if (n_tokens <= m->cap_tokens && n_workers <= m->cap_workers) return 0;
     const qk_gemma_config *c = &m->cfg;
     if (n_tokens < 1 || n_tokens > c->n_ctx)
         return qk_fail(err, "sequence of %d tokens: the model takes 1..%d", n_tokens, c->n_ctx);
-    free_scratch(m);
     const size_t N = (size_t)n_tokens, E = (size_t)c->n_embd, F = (size_t)c->n_ff;
     const size_t QD = (size_t)c->n_head * (size_t)c->head_dim;
     const size_t KD = (size_t)c->n_head_kv * (size_t)c->head_dim;
@@ -425,10 +464,19 @@ int qk_gemma_reserve(qk_gemma_model *m, int n_tokens, int n_workers, qk_error *e
         {&m->scores, (size_t)n_workers * N},
         {&m->act_scale, N * (widest / QK8_0 + 1)},
     };
+    /* the whole size first (dimensions are <= 2^30 each, n_head * head_dim too: no overflow), so a
+     * limit refuses before anything is allocated and the buffers already reserved stay usable */
+    double need = (double)round64(N * widest);
+    for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++)
+        need += (double)round64(plan[i].n * sizeof(float));
+    if (m->max_scratch && need > (double)m->max_scratch)
+        return qk_fail(err, "scratch for %d tokens needs %.1f MiB, above the limit of %.1f MiB",
+                       n_tokens, need / 1048576.0, (double)m->max_scratch / 1048576.0);
+    free_scratch(m);
     size_t total = 0;
     for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++) {
         /* 64-byte aligned so kernels and vector loops start on a cache line */
-        size_t bytes = (plan[i].n * sizeof(float) + 63) & ~(size_t)63;
+        size_t bytes = round64(plan[i].n * sizeof(float));
         *plan[i].p = aligned_alloc(64, bytes);
         if (!*plan[i].p) {
             free_scratch(m);
@@ -436,7 +484,7 @@ int qk_gemma_reserve(qk_gemma_model *m, int n_tokens, int n_workers, qk_error *e
         }
         total += bytes;
     }
-    size_t qbytes = (N * widest + 63) & ~(size_t)63;
+    size_t qbytes = round64(N * widest);
     m->act_q = aligned_alloc(64, qbytes);
     if (!m->act_q) {
         free_scratch(m);

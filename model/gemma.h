@@ -75,6 +75,12 @@ int qk_gemma_out_dim(const qk_gemma_model *m);
  * calls it itself, but a timing loop calls it first so that no timed call allocates. */
 int qk_gemma_reserve(qk_gemma_model *m, int n_tokens, int n_workers, qk_error *err);
 
+/* Caps the scratch buffers at `bytes` (0, the default: no cap). qk_gemma_reserve (and so
+ * qk_gemma_embed and qk_gemma_matmul) then refuses a sequence whose buffers would exceed it, before
+ * allocating anything, with "scratch for N tokens needs X MiB, above the limit of Y MiB"; buffers
+ * already reserved stay as they are. */
+void qk_gemma_set_max_scratch(qk_gemma_model *m, uint64_t bytes);
+
 /* One sequence of token ids (BOS first, EOS last, as the caller gives them) -> out[qk_gemma_out_dim()],
  * L2-normalised. exec may be NULL (serial, no profile). */
 int qk_gemma_embed(qk_gemma_model *m, const int32_t *tokens, int n_tokens, float *out,

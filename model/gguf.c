@@ -541,19 +541,42 @@ static int read_counts(reader *r, qk_gguf *g) {
     return 0;
 }
 
+/* Robustness: record arrays grow with the records read, not with the header's claimed counts. */
+static void *room_for(void *arr, uint64_t *cap, uint64_t i, uint64_t n, size_t elem) {
+    if (i < *cap) return arr;
+    uint64_t c = *cap < 32 ? 64 : 2 * *cap;
+    if (c > n) c = n;
+    uint8_t *p = realloc(arr, (size_t)c * elem);
+    if (!p) return NULL; /* arr is still the caller's */
+    memset(p + *cap * elem, 0, (size_t)(c - *cap) * elem);
+    *cap = c;
+    return p;
+}
+
 static int parse(qk_gguf *g, qk_error *err) {
     reader r = {.base = g->map, .size = g->size, .name = g->path, .err = err};
     if (read_magic_version(&r, g) || read_counts(&r, g)) return -1;
     /* calloc(0) may return NULL: always ask for at least one record. */
-    g->kv = calloc(g->n_kv ? g->n_kv : 1, sizeof *g->kv);
-    g->tensors = calloc(g->n_tensors ? g->n_tensors : 1, sizeof *g->tensors);
+    g->kv = calloc(1, sizeof *g->kv);
+    g->tensors = calloc(1, sizeof *g->tensors);
+    uint64_t kv_cap = 1, tensor_cap = 1;
     if (!g->kv || !g->tensors) return qk_fail(err, "%s: out of memory for the header", g->path);
-    for (uint64_t i = 0; i < g->n_kv; i++)
+    for (uint64_t i = 0; i < g->n_kv; i++) {
+        qk_gguf_kv *kv = room_for(g->kv, &kv_cap, i, g->n_kv, sizeof *g->kv);
+        if (!kv) return qk_fail(err, "%s: out of memory for %" PRIu64 " kvs", g->path, g->n_kv);
+        g->kv = kv;
         if (read_kv(&r, i, &g->kv[i])) return -1;
+    }
     if (check_unique_keys(&r, g) || read_alignment(&r, g)) return -1;
     uint64_t expected_offset = 0;
-    for (uint64_t i = 0; i < g->n_tensors; i++)
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        qk_gguf_tensor *t = room_for(g->tensors, &tensor_cap, i, g->n_tensors, sizeof *g->tensors);
+        if (!t)
+            return qk_fail(err, "%s: out of memory for %" PRIu64 " tensor infos", g->path,
+                           g->n_tensors);
+        g->tensors = t;
         if (read_tensor_info(&r, g, i, &expected_offset)) return -1;
+    }
     if (check_unique_names(&r, g)) return -1;
     return locate_data(&r, g);
 }

@@ -1,0 +1,128 @@
+/* libFuzzer target: reading results files (qk_results_load) and what `qkbench compare` and
+ * `qkbench report` do with them.
+ *
+ * The input is written to a memfd and loaded by path, as the commands do. A document the loader
+ * accepts is walked (every benchmark record's fields the readers use), then qk_cmd_compare runs
+ * with the file as both A and B, and again with a --filter, which exercises the grouping by name,
+ * the unit conversion and the statistics on whatever numbers the file holds. When the build has the
+ * report unit (QK_FUZZ_REPORT, set by build.sh when harness/report.h exists), qk_report_generate
+ * runs on it too: once as a results file, once as results plus roofline file (a document can be
+ * both), writing into a folder in /dev/shm, with an empty scripts folder so no gnuplot starts.
+ * compare prints: run.sh passes -close_fd_mask=3 to this target (libFuzzer and the sanitizers keep
+ * their own stderr). */
+#define _GNU_SOURCE /* memfd_create */
+#include <dirent.h>
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "../harness/compare.h"
+#include "../harness/results.h"
+#ifdef QK_FUZZ_REPORT
+#include "../harness/report.h"
+#endif
+
+#define COMPARE_MAX_BYTES (64u << 10) /* compare bootstraps every series: keep executions fast */
+
+static volatile uint64_t sink;
+static int memfd = -1;
+
+static void check(int cond, const char *what) {
+    if (!cond) {
+        fprintf(stderr, "fuzz_results: invariant violated: %s\n", what);
+        __builtin_trap();
+    }
+}
+
+static void walk(json_t *doc) {
+    check(json_is_object(doc), "document is an object");
+    check(json_is_array(json_object_get(doc, "benchmarks")), "benchmarks is an array");
+    check(json_is_boolean(json_object_get(doc, "complete")), "complete is a boolean");
+    size_t i;
+    json_t *b;
+    json_array_foreach(json_object_get(doc, "benchmarks"), i, b) {
+        const char *name = json_string_value(json_object_get(b, "name"));
+        const char *type = json_string_value(json_object_get(b, "run_type"));
+        sink += (name ? strlen(name) : 0) + (type ? strlen(type) : 0);
+        sink += (uint64_t)(json_number_value(json_object_get(b, "real_time")) > 0);
+    }
+}
+
+#ifdef QK_FUZZ_REPORT
+static char out_dir[64], scripts_dir[64];
+
+static void remove_dirs(void) { /* at exit: the report's files, then both folders */
+    DIR *d = opendir(out_dir);
+    struct dirent *e;
+    char p[512];
+    while (d && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            snprintf(p, sizeof p, "%s/%s", out_dir, e->d_name);
+            unlink(p);
+        }
+    if (d) closedir(d);
+    rmdir(out_dir);
+    rmdir(scripts_dir);
+}
+
+static void report(const char *path) {
+    if (!out_dir[0]) {
+        snprintf(out_dir, sizeof out_dir, "/dev/shm/qk-fuzz-report-XXXXXX");
+        snprintf(scripts_dir, sizeof scripts_dir, "/dev/shm/qk-fuzz-scripts-XXXXXX");
+        if (!mkdtemp(out_dir) || !mkdtemp(scripts_dir)) {
+            out_dir[0] = 0;
+            return;
+        }
+        atexit(remove_dirs);
+    }
+    const char *const files[2] = {path, path};
+    for (int with_roofline = 0; with_roofline < 2; with_roofline++) {
+        qk_report_options o = {files,   1 + with_roofline, files, with_roofline,
+                               out_dir, scripts_dir,       1};
+        qk_report_outcome res;
+        qk_error err;
+        if (qk_report_generate(&o, &res, &err) == 0) {
+            check(res.n_plots >= 0 && res.n_plots <= QK_REPORT_MAX_PLOTS, "plot count");
+            check(memchr(res.report_path, 0, sizeof res.report_path) != NULL, "report path");
+        } else {
+            size_t n = strnlen(err.msg, sizeof err.msg);
+            check(n > 0 && n < sizeof err.msg, "report error message");
+        }
+    }
+}
+#endif
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (memfd < 0) memfd = memfd_create("fuzz_results", MFD_CLOEXEC);
+    if (memfd < 0 || ftruncate(memfd, 0) != 0) return 0;
+    if (size && pwrite(memfd, data, size, 0) != (ssize_t)size) return 0;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", memfd);
+    json_t *doc = NULL;
+    qk_error err;
+    if (qk_results_load(path, &doc, &err)) {
+        size_t n = strnlen(err.msg, sizeof err.msg);
+        check(n > 0 && n < sizeof err.msg, "error message empty or not terminated");
+        check(doc == NULL, "no document on failure");
+        return 0;
+    }
+    walk(doc);
+    json_decref(doc);
+    if (size > COMPARE_MAX_BYTES) return 0;
+    char a0[] = "compare", f[] = "--filter", re[] = "seq:[0-9]+|zero";
+    char *argv1[] = {a0, path, path, NULL};
+    int rc = qk_cmd_compare(3, argv1);
+    check(rc == 0 || rc == 2, "compare exit code");
+    char *argv2[] = {a0, path, f, re, path, NULL};
+    rc = qk_cmd_compare(5, argv2);
+    check(rc == 0 || rc == 2, "compare exit code with --filter");
+    fflush(stdout);
+#ifdef QK_FUZZ_REPORT
+    report(path);
+#endif
+    return 0;
+}
