@@ -1,11 +1,10 @@
 #include "gemma.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "q8_0.h"
 
@@ -403,21 +402,27 @@ const qk_gemma_weight *qk_gemma_get_dense(const qk_gemma_model *m, int which) {
 }
 int qk_gemma_out_dim(const qk_gemma_model *m) { return m->cfg.n_embd; }
 
-/* Bytes of the file mapping resident now: what reading the weights has really brought in. */
+/* Bytes of the file mapping this process has touched and holds resident: the "Rss" of the mapping
+ * in /proc/self/smaps. (mincore would say how much of the file is in the page cache, which counts
+ * pages other processes read.) 0 when unknown. */
 static uint64_t resident_bytes(const qk_gguf *g) {
-    const long page = sysconf(_SC_PAGESIZE);
-    if (!g->map_owned || page <= 0 || (uintptr_t)g->map % (uintptr_t)page != 0) return 0;
-    const size_t pages = (size_t)((g->size + (uint64_t)page - 1) / (uint64_t)page);
-    unsigned char vec[4096];
-    uint64_t resident = 0;
-    for (size_t p0 = 0; p0 < pages; p0 += sizeof vec) {
-        size_t n = pages - p0 < sizeof vec ? pages - p0 : sizeof vec;
-        size_t len = n * (size_t)page;
-        if (mincore((void *)(uintptr_t)(g->map + p0 * (size_t)page), len, vec) != 0) return 0;
-        for (size_t i = 0; i < n; i++) resident += vec[i] & 1;
+    if (!g->map_owned) return 0;
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f) return 0;
+    char line[512];
+    int in_map = 0;
+    uint64_t rss_kb = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
+            in_map = (uintptr_t)g->map >= lo && (uintptr_t)g->map < hi;
+        } else if (in_map && strncmp(line, "Rss:", 4) == 0) {
+            rss_kb = strtoull(line + 4, NULL, 10);
+            break;
+        }
     }
-    resident *= (uint64_t)page;
-    return resident < g->size ? resident : g->size;
+    fclose(f);
+    return rss_kb * 1024;
 }
 
 qk_gemma_memory qk_gemma_get_memory(const qk_gemma_model *m) {

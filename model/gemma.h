@@ -47,7 +47,7 @@ typedef struct {
 
 typedef struct { /* where the memory goes (the story's memory table) */
     uint64_t file_bytes;      /* mapped model file */
-    uint64_t resident_file_bytes; /* pages of the mapping resident in memory now (mincore) */
+    uint64_t resident_file_bytes; /* bytes of the mapping this process holds resident (smaps Rss) */
     uint64_t matmul_weight_bytes; /* bytes of the layers' matrices (read once per forward pass) */
     uint64_t prepared_bytes;  /* extra bytes made at load by the kernel (scale tables, packed layouts) */
     uint64_t fp32_bytes;      /* dequantised weights (FP32 path) and converted norm weights */
