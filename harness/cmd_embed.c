@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <sys/resource.h>
 
 #include "../model/gemma.h"
 #include "../model/tokenizer.h"
@@ -322,9 +321,7 @@ int qk_cmd_embed(int argc, char **argv) {
                     1e3 * (te - ts));
     }
     if (as_json && rc == 0) {
-        struct rusage ru;
-        getrusage(RUSAGE_SELF, &ru);
-        qk_footprint fp = {qk_gemma_get_memory(m), (uint64_t)ru.ru_maxrss * 1024, 0, 0, 0};
+        qk_footprint fp = {qk_gemma_get_memory(m), (uint64_t)qk_peak_rss_kb() * 1024, 0, 0, 0};
         if (tok.t) { /* the tokenizer's heap, and its arrays read in place from the file */
             const qk_tokenizer_memory tm = qk_tokenizer_get_memory(tok.t);
             fp.tokenizer_bytes = tm.index_bytes + tm.scratch_bytes;

@@ -1,5 +1,7 @@
 #include "measure.h"
 
+#include <stdio.h>
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,6 +189,17 @@ double qk_cpu_seconds(void) {
 }
 
 long qk_peak_rss_kb(void) {
+    /* VmHWM is this address space's own peak. getrusage's ru_maxrss is not: it carries the peak of
+     * the parent at fork through exec, so a small child of a big parent would report the parent's. */
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f) {
+        char line[256];
+        long kb = -1;
+        while (kb < 0 && fgets(line, sizeof line, f))
+            if (strncmp(line, "VmHWM:", 6) == 0) kb = strtol(line + 6, NULL, 10);
+        fclose(f);
+        if (kb >= 0) return kb;
+    }
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
     return ru.ru_maxrss; /* Linux: KiB */
