@@ -41,8 +41,8 @@ static json_t *entry(const char *model, const char *variant, const char *isa, co
         if (c < cmin) cmin = c;
         if (d > dmax) dmax = d;
     }
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:f, s:i}", "model", model, "variant",
-                     variant, "isa", isa, "act_scale", act, "against", against, "cosine_min", cmin,
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:f, s:i}", "model", model, "variant", variant,
+                     "isa", isa, "act_scale", act, "against", against, "cosine_min", cmin,
                      "max_abs_diff", dmax, "sequences", n_seq);
 }
 
@@ -84,8 +84,8 @@ int qk_accuracy_reference(const char *dir, const char *const *variants, int n_va
     }
     const qk_gemma_options fp32 = {QK_PATH_FP32, NULL, QK_ACT_PER_TOKEN};
     if (embed_refs(model, &fp32, &precise, got, err)) goto done;
-    json_array_append_new(out, entry("tiny-reference", "fp32", "", "none", "ref-precise", got,
-                                     ref_p, n, dim));
+    json_array_append_new(
+        out, entry("tiny-reference", "fp32", "", "none", "ref-precise", got, ref_p, n, dim));
     static const char *const acts[2] = {"token", "block"};
     for (int a = 0; a < 2; a++)
         for (int i = 0; i < qk_kernel_count(); i++) {
@@ -121,14 +121,13 @@ done:
 /* ---------------------------------------------------------------- footprint in a fresh process */
 
 json_t *qk_footprint_to_json(const qk_footprint *fp) {
-    json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "file_bytes",
-                     (json_int_t)fp->mem.file_bytes, "resident_file_bytes",
-                     (json_int_t)fp->mem.resident_file_bytes, "matmul_weight_bytes",
-                     (json_int_t)fp->mem.matmul_weight_bytes, "prepared_bytes",
-                     (json_int_t)fp->mem.prepared_bytes, "fp32_bytes",
-                     (json_int_t)fp->mem.fp32_bytes, "scratch_bytes",
-                     (json_int_t)fp->mem.scratch_bytes, "peak_rss_bytes",
-                     (json_int_t)fp->peak_rss_bytes);
+    json_t *j = json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "file_bytes", (json_int_t)fp->mem.file_bytes,
+        "resident_file_bytes", (json_int_t)fp->mem.resident_file_bytes, "matmul_weight_bytes",
+        (json_int_t)fp->mem.matmul_weight_bytes, "prepared_bytes",
+        (json_int_t)fp->mem.prepared_bytes, "fp32_bytes", (json_int_t)fp->mem.fp32_bytes,
+        "scratch_bytes", (json_int_t)fp->mem.scratch_bytes, "peak_rss_bytes",
+        (json_int_t)fp->peak_rss_bytes);
     if (fp->tokenizer_bytes || fp->tokenizer_mapped_bytes) {
         json_object_set_new(j, "tokenizer_bytes", json_integer((json_int_t)fp->tokenizer_bytes));
         json_object_set_new(j, "tokenizer_mapped_bytes",
@@ -223,7 +222,8 @@ int qk_footprint_probe(const char *exe, const char *model, const qk_gemma_option
     int rc = 0;
     if (!json_is_array(e) || (int)json_array_size(e) != n_embd)
         rc = qk_fail(err, "%s embed --json: expected an embedding of %d values", exe, n_embd);
-    for (int i = 0; rc == 0 && i < n_embd; i++) emb[i] = (float)json_number_value(json_array_get(e, i));
+    for (int i = 0; rc == 0 && i < n_embd; i++)
+        emb[i] = (float)json_number_value(json_array_get(e, i));
     json_decref(j);
     return rc;
 }

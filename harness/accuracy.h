@@ -21,17 +21,17 @@
 int qk_accuracy_reference(const char *testdata_dir, const char *const *variants, int n_var,
                           const char *const *isas, int n_isa, json_t *out, qk_error *err);
 
-typedef struct {          /* what one configuration costs in memory, measured in a fresh process */
-    qk_gemma_memory mem;  /* after one forward pass: resident file pages, prepared, scratch, fp32 */
-    uint64_t peak_rss_bytes; /* the process's peak RSS (load + one forward pass) */
+typedef struct {         /* what one configuration costs in memory, measured in a fresh process */
+    qk_gemma_memory mem; /* after one forward pass: resident file pages, prepared, scratch, fp32 */
+    uint64_t peak_rss_bytes;         /* the process's peak RSS (load + one forward pass) */
     uint64_t tokenizer_bytes;        /* the tokenizer's own heap (0: the file has none) */
     uint64_t tokenizer_mapped_bytes; /* token texts, scores, types read in place from the file */
-    double seconds;       /* that forward pass, serial: informative only */
+    double seconds;                  /* that forward pass, serial: informative only */
 } qk_footprint;
 
 /* Runs `exe embed --json ...` (qkbench's own command, a fresh process so the peak RSS is this
- * configuration's alone): loads model with opt, embeds tokens once, and returns the footprint and the
- * embedding (emb: n_embd floats). */
+ * configuration's alone): loads model with opt, embeds tokens once, and returns the footprint and
+ * the embedding (emb: n_embd floats). */
 int qk_footprint_probe(const char *exe, const char *model, const qk_gemma_options *opt,
                        const int32_t *tokens, int n_tokens, qk_footprint *out, float *emb,
                        int n_embd, qk_error *err);

@@ -19,38 +19,41 @@
 static void usage(FILE *f) {
     int n_prompts;
     const char *const *prompts = qk_task_prompt_names(&n_prompts);
-    fprintf(f,
-            "usage: qkbench embed --model FILE (--tokens IDS ... | --tokens-file FILE |\n"
-            "                     --text T ... | --text-file FILE) [options]\n"
-            "\n"
-            "Runs the EmbeddingGemma forward pass and prints one line per sequence: the L2-normalised\n"
-            "embedding, n_embd floats (%%.9g) separated by single spaces. Token ids are used as given\n"
-            "(add BOS=2 first and EOS=1 last yourself); texts go through the model file's\n"
-            "tokenizer, which adds BOS/EOS as the file says (qkbench tokenize shows the ids).\n"
-            "\n"
-            "  --model FILE        GGUF file (architecture gemma-embedding)\n"
-            "  --tokens IDS        a sequence, e.g. 2,818,5279,1 (repeatable: one line out each)\n"
-            "  --tokens-file FILE  one sequence per line, ids separated by spaces or commas\n"
-            "  --text T            a text (repeatable: one line out each)\n"
-            "  --text-file FILE    one text per line (blank lines are skipped)\n"
-            "  --prompt NAME       task prompt prepended to every text (default none):\n"
-            "                     ");
+    fprintf(
+        f,
+        "usage: qkbench embed --model FILE (--tokens IDS ... | --tokens-file FILE |\n"
+        "                     --text T ... | --text-file FILE) [options]\n"
+        "\n"
+        "Runs the EmbeddingGemma forward pass and prints one line per sequence: the L2-normalised\n"
+        "embedding, n_embd floats (%%.9g) separated by single spaces. Token ids are used as given\n"
+        "(add BOS=2 first and EOS=1 last yourself); texts go through the model file's\n"
+        "tokenizer, which adds BOS/EOS as the file says (qkbench tokenize shows the ids).\n"
+        "\n"
+        "  --model FILE        GGUF file (architecture gemma-embedding)\n"
+        "  --tokens IDS        a sequence, e.g. 2,818,5279,1 (repeatable: one line out each)\n"
+        "  --tokens-file FILE  one sequence per line, ids separated by spaces or commas\n"
+        "  --text T            a text (repeatable: one line out each)\n"
+        "  --text-file FILE    one text per line (blank lines are skipped)\n"
+        "  --prompt NAME       task prompt prepended to every text (default none):\n"
+        "                     ");
     for (int i = 0; i < n_prompts; i++) fprintf(f, "%s%s", i ? "|" : " ", prompts[i]);
-    fprintf(f,
-            "\n"
-            "  --path int8|fp32    INT8 path through a registry kernel (default), or FP32 with\n"
-            "                      dequantised weights (the accuracy reference)\n"
-            "  --kernel VARIANT    kernel variant for the INT8 path (default zero-copy; see qkbench list)\n"
-            "  --isa ISA           scalar, avx2 or avx512vnni (default: the best this CPU has)\n"
-            "  --act-scale token|block  int8 activation scales: one per token (the seed story's) or\n"
-            "                      one per 32-value block (ggml's Q8_0 scheme); default token\n"
-            "  --threads N         worker threads, pinned compact with hwloc (default 1)\n"
-            "  --time              print the time of each forward pass to stderr\n"
-            "  --json              print one JSON document instead: per sequence its embedding and\n"
-            "                      forward-pass time, and the memory footprint (mapped and resident\n"
-            "                      file bytes, prepared and scratch bytes, peak RSS of this\n"
-            "                      process; when the file has a tokenizer, it is loaded and its\n"
-            "                      heap and mapped bytes are reported too)\n");
+    fprintf(
+        f,
+        "\n"
+        "  --path int8|fp32    INT8 path through a registry kernel (default), or FP32 with\n"
+        "                      dequantised weights (the accuracy reference)\n"
+        "  --kernel VARIANT    kernel variant for the INT8 path (default zero-copy; see qkbench "
+        "list)\n"
+        "  --isa ISA           scalar, avx2 or avx512vnni (default: the best this CPU has)\n"
+        "  --act-scale token|block  int8 activation scales: one per token (the seed story's) or\n"
+        "                      one per 32-value block (ggml's Q8_0 scheme); default token\n"
+        "  --threads N         worker threads, pinned compact with hwloc (default 1)\n"
+        "  --time              print the time of each forward pass to stderr\n"
+        "  --json              print one JSON document instead: per sequence its embedding and\n"
+        "                      forward-pass time, and the memory footprint (mapped and resident\n"
+        "                      file bytes, prepared and scratch bytes, peak RSS of this\n"
+        "                      process; when the file has a tokenizer, it is loaded and its\n"
+        "                      heap and mapped bytes are reported too)\n");
 }
 
 typedef struct {
@@ -172,16 +175,21 @@ static void free_seqs(seq_list *s) {
 }
 
 int qk_cmd_embed(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'},    {"tokens", required_argument, 0, 't'},
-        {"tokens-file", required_argument, 0, 'f'}, {"path", required_argument, 0, 'p'},
-        {"kernel", required_argument, 0, 'k'},   {"isa", required_argument, 0, 'i'},
-        {"act-scale", required_argument, 0, 'a'}, {"time", no_argument, 0, 'T'},
-        {"threads", required_argument, 0, 'n'},
-        {"json", no_argument, 0, 'J'},
-        {"text", required_argument, 0, 'x'},     {"text-file", required_argument, 0, 'X'},
-        {"prompt", required_argument, 0, 'P'},
-        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
+                                         {"tokens", required_argument, 0, 't'},
+                                         {"tokens-file", required_argument, 0, 'f'},
+                                         {"path", required_argument, 0, 'p'},
+                                         {"kernel", required_argument, 0, 'k'},
+                                         {"isa", required_argument, 0, 'i'},
+                                         {"act-scale", required_argument, 0, 'a'},
+                                         {"time", no_argument, 0, 'T'},
+                                         {"threads", required_argument, 0, 'n'},
+                                         {"json", no_argument, 0, 'J'},
+                                         {"text", required_argument, 0, 'x'},
+                                         {"text-file", required_argument, 0, 'X'},
+                                         {"prompt", required_argument, 0, 'P'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     const char *model = NULL, *variant = "zero-copy", *isa = NULL, *prompt = "";
     qk_gemma_options opt = {QK_PATH_INT8, NULL, QK_ACT_PER_TOKEN};
     seq_list seqs = {0};
@@ -191,7 +199,9 @@ int qk_cmd_embed(int argc, char **argv) {
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': model = optarg; break;
+        case 'm':
+            model = optarg;
+            break;
         case 't':
             if (add_seq(&seqs, optarg, &err)) goto fail_usage;
             break;
@@ -208,8 +218,12 @@ int qk_cmd_embed(int argc, char **argv) {
                 goto fail_usage;
             }
             break;
-        case 'k': variant = optarg; break;
-        case 'i': isa = optarg; break;
+        case 'k':
+            variant = optarg;
+            break;
+        case 'i':
+            isa = optarg;
+            break;
         case 'a':
             if (strcmp(optarg, "token") == 0)
                 opt.act_granularity = QK_ACT_PER_TOKEN;
@@ -232,13 +246,23 @@ int qk_cmd_embed(int argc, char **argv) {
                 goto fail_usage;
             }
             break;
-        case 'T': timing = 1; break;
+        case 'T':
+            timing = 1;
+            break;
         case 'n':
             if (qk_parse_int(optarg, "--threads", 1, 1024, &threads, &err)) goto fail_usage;
             break;
-        case 'J': as_json = 1; break;
-        case 'h': usage(stdout); free_seqs(&seqs); return 0;
-        default: usage(stderr); free_seqs(&seqs); return 2;
+        case 'J':
+            as_json = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            free_seqs(&seqs);
+            return 0;
+        default:
+            usage(stderr);
+            free_seqs(&seqs);
+            return 2;
         }
     }
     if (!model || seqs.n == 0 || optind != argc) {
@@ -288,8 +312,8 @@ int qk_cmd_embed(int argc, char **argv) {
                         !(pool = qk_pool_create((int)threads, topo, QK_BIND_COMPACT, &err)))) {
         qk_topology_close(topo);
         qk_pool_destroy(pool);
-    qk_topology_close(topo);
-    qk_gemma_free(m);
+        qk_topology_close(topo);
+        qk_gemma_free(m);
         tok_close(&tok);
         free_seqs(&seqs);
         return qk_cli_error("embed", 1, &err);

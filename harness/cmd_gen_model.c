@@ -10,24 +10,27 @@
 #include "vocab_json.h"
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: qkbench gen-model --preset NAME [--seed S] [--no-dense]\n"
-               "                         [--vocab tokenizer.json] -o FILE.gguf\n"
-               "\n"
-               "Writes a synthetic EmbeddingGemma model (architecture gemma-embedding) with llama.cpp's\n"
-               "metadata keys and tensor names, Q8_0 matrices and F32 norms. The same preset and seed\n"
-               "always give the same file. The file is written to FILE.tmp.PID and renamed at the end.\n"
-               "\n"
-               "  --preset NAME   one of:\n");
+    fprintf(
+        f,
+        "usage: qkbench gen-model --preset NAME [--seed S] [--no-dense]\n"
+        "                         [--vocab tokenizer.json] -o FILE.gguf\n"
+        "\n"
+        "Writes a synthetic EmbeddingGemma model (architecture gemma-embedding) with llama.cpp's\n"
+        "metadata keys and tensor names, Q8_0 matrices and F32 norms. The same preset and seed\n"
+        "always give the same file. The file is written to FILE.tmp.PID and renamed at the end.\n"
+        "\n"
+        "  --preset NAME   one of:\n");
     for (int i = 0; i < qk_synth_preset_count(); i++)
         fprintf(f, "                    %-28s %s\n", qk_synth_preset_at(i)->name,
                 qk_synth_preset_at(i)->description);
-    fprintf(f, "  --seed S        random seed (default 1)\n"
-               "  --no-dense      leave out the Dense 768->3072->768 layers (as early Q8_0 uploads)\n"
-               "  --vocab FILE    a Hugging Face tokenizer.json of Gemma 3 (its path is what\n"
-               "                  scripts/install-tokenizer.sh prints): the tokenizer section\n"
-               "                  gets its tokens, types and merge-derived scores, and n_vocab\n"
-               "                  becomes its size (262144); without it, placeholder tokens\n"
-               "  -o FILE         output path\n");
+    fprintf(f,
+            "  --seed S        random seed (default 1)\n"
+            "  --no-dense      leave out the Dense 768->3072->768 layers (as early Q8_0 uploads)\n"
+            "  --vocab FILE    a Hugging Face tokenizer.json of Gemma 3 (its path is what\n"
+            "                  scripts/install-tokenizer.sh prints): the tokenizer section\n"
+            "                  gets its tokens, types and merge-derived scores, and n_vocab\n"
+            "                  becomes its size (262144); without it, placeholder tokens\n"
+            "  -o FILE         output path\n");
 }
 
 int qk_cmd_gen_model(int argc, char **argv) {
@@ -45,16 +48,28 @@ int qk_cmd_gen_model(int argc, char **argv) {
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'p': preset = optarg; break;
+        case 'p':
+            preset = optarg;
+            break;
         case 's':
             if (qk_parse_int(optarg, "--seed", 0, 0x7fffffffL, &seed, &err))
                 return qk_cli_error("gen-model", 2, &err);
             break;
-        case 'n': dense = 0; break;
-        case 'o': out = optarg; break;
-        case 'v': vocab_path = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'n':
+            dense = 0;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'v':
+            vocab_path = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (!preset || !out || optind != argc) {

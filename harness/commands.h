@@ -1,4 +1,5 @@
-/* The qkbench subcommands: each takes argv with argv[0] = the subcommand name, returns the exit code. */
+/* The qkbench subcommands: each takes argv with argv[0] = the subcommand name, returns the exit
+ * code. */
 #ifndef QK_HARNESS_COMMANDS_H
 #define QK_HARNESS_COMMANDS_H
 

@@ -376,7 +376,8 @@ static int set_value(parse_state *st, int k, const char *v, char *buf) {
             return -1;
         for (int i = 0; i < n; i++)
             if (e->threads.v[i] == 0 && items[i] != zero) {
-                set_error(st, "threads: '0' is not an integer in 1..%d (or all, max)", QK_THREADS_MAX);
+                set_error(st, "threads: '0' is not an integer in 1..%d (or all, max)",
+                          QK_THREADS_MAX);
                 return -1;
             }
         return 0;
@@ -746,7 +747,7 @@ int qk_experiment_expand(const qk_experiment *e, const qk_sweep_universe *u, qk_
                         for (int p = 0; p < e->path.n; p++) {
                             qk_config base = {
                                 .binding = (qk_binding_policy)e->binding.v[b],
-                                .threads = e->threads_all        ? t + 1
+                                .threads = e->threads_all         ? t + 1
                                            : e->threads.v[t] == 0 ? u->ncpu
                                                                   : e->threads.v[t],
                                 .seq_len = e->seq_len.v[s],

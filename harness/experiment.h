@@ -65,9 +65,9 @@ typedef struct {
     qk_counters_mode counters_mode;
     qk_strlist counters; /* PAPI event names when counters_mode is QK_COUNTERS_LIST */
     int profile;         /* 1: record the per-operation breakdown of the forward pass */
-    int accuracy;        /* 1: measure accuracy and memory footprint of the forward configurations */
-    double noisy_cv;     /* a configuration whose CV exceeds this is flagged noisy */
-    uint64_t seed;       /* seeds token ids, activations and the bootstrap */
+    int accuracy;    /* 1: measure accuracy and memory footprint of the forward configurations */
+    double noisy_cv; /* a configuration whose CV exceeds this is flagged noisy */
+    uint64_t seed;   /* seeds token ids, activations and the bootstrap */
 
     /* where these keys were (0 when defaulted), for messages about them after parsing */
     int run_line, kernels_line, isas_line, threads_line;

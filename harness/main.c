@@ -18,15 +18,18 @@ static const command commands[] = {
     {"bench-matmul", "quick look: one kernel (or all) on one matrix shape", qk_cmd_bench_matmul},
     {"run", "run an experiment file: interleaved repetitions -> JSON + CSV", qk_cmd_run},
     {"compare", "two result files side by side, with ratios and intervals", qk_cmd_compare},
-    {"roofline", "measure this CPU's ceilings: read bandwidth and int8 peak rates", qk_cmd_roofline},
+    {"roofline", "measure this CPU's ceilings: read bandwidth and int8 peak rates",
+     qk_cmd_roofline},
     {"report", "REPORT.md + gnuplot plots from result files (one column per CPU)", qk_cmd_report},
     {"tokenize", "text -> token ids with a model's tokenizer", qk_cmd_tokenize},
 };
 
 static void usage(FILE *f) {
-    fprintf(f, "qkbench %s (%s): Q8_0 kernels measured alone and inside EmbeddingGemma's forward pass\n\n"
-               "usage: qkbench COMMAND [options]     (qkbench COMMAND --help for each)\n\n",
-            QK_VERSION, QK_GIT_COMMIT);
+    fprintf(
+        f,
+        "qkbench %s (%s): Q8_0 kernels measured alone and inside EmbeddingGemma's forward pass\n\n"
+        "usage: qkbench COMMAND [options]     (qkbench COMMAND --help for each)\n\n",
+        QK_VERSION, QK_GIT_COMMIT);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
 }
@@ -36,7 +39,8 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
         usage(stdout);
         return 0;
     }

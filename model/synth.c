@@ -10,15 +10,17 @@
 #include "q8_0.h"
 
 static const qk_synth_preset presets[] = {
-    {"tiny", "the dimensions of ../shared/testdata/tiny-gemma.gguf", 512, 64, 6, 4, 2, 32, 128, 2048,
-     8, 256, 1000000.0f, 10000.0f, 1e-6f},
-    {"embeddinggemma-300m", "EmbeddingGemma-300M with the Dense layers (spec section 1)", 262144, 768,
-     24, 3, 1, 256, 1152, 2048, 512, 3072, 1000000.0f, 10000.0f, 1e-6f},
+    {"tiny", "the dimensions of ../shared/testdata/tiny-gemma.gguf", 512, 64, 6, 4, 2, 32, 128,
+     2048, 8, 256, 1000000.0f, 10000.0f, 1e-6f},
+    {"embeddinggemma-300m", "EmbeddingGemma-300M with the Dense layers (spec section 1)", 262144,
+     768, 24, 3, 1, 256, 1152, 2048, 512, 3072, 1000000.0f, 10000.0f, 1e-6f},
     {"embeddinggemma-300m-nodense", "EmbeddingGemma-300M without Dense layers (early Q8_0 uploads)",
      262144, 768, 24, 3, 1, 256, 1152, 2048, 512, 0, 1000000.0f, 10000.0f, 1e-6f},
 };
 
-int qk_synth_preset_count(void) { return (int)(sizeof presets / sizeof presets[0]); }
+int qk_synth_preset_count(void) {
+    return (int)(sizeof presets / sizeof presets[0]);
+}
 const qk_synth_preset *qk_synth_preset_at(int i) {
     return i >= 0 && i < qk_synth_preset_count() ? &presets[i] : NULL;
 }
@@ -60,7 +62,8 @@ typedef struct {
 } tensor_plan;
 
 /* Fills one tensor: matrices and embeddings as Q8_0 of N(0, std^2) values, norms F32 around 1 (GGUF
- * norm weights already hold Gemma's +1). The per-tensor seed makes each tensor independent of order. */
+ * norm weights already hold Gemma's +1). The per-tensor seed makes each tensor independent of
+ * order. */
 static void *make_tensor(const tensor_plan *t, uint64_t seed, uint64_t nbytes) {
     uint8_t *buf = malloc(nbytes);
     if (!buf) return NULL;
@@ -102,9 +105,10 @@ static int plan_tensors(const qk_synth_preset *p, int n_vocab, int with_dense, t
         t[i].kind = kind_, t[i].n_dims = nd, t[i].ne[0] = n0, t[i].ne[1] = n1, t[i].std = sd;      \
         i++;                                                                                       \
     } while (0)
-    /* Unit-variance outputs: weights with std 1/sqrt(cols). The embedding is scaled by sqrt(E) in the
-     * forward pass, so its std is 1/sqrt(E). */
-    const float se = 1.0f / sqrtf((float)E), sq = 1.0f / sqrtf((float)QD), sf = 1.0f / sqrtf((float)F);
+    /* Unit-variance outputs: weights with std 1/sqrt(cols). The embedding is scaled by sqrt(E) in
+     * the forward pass, so its std is 1/sqrt(E). */
+    const float se = 1.0f / sqrtf((float)E), sq = 1.0f / sqrtf((float)QD),
+                sf = 1.0f / sqrtf((float)F);
     ADD(KIND_EMBED, 2, E, n_vocab, se, "token_embd.weight");
     for (int il = 0; il < p->n_layer; il++) {
         ADD(KIND_NORM, 1, E, 1, 0, "blk.%d.attn_norm.weight", il);
@@ -132,8 +136,8 @@ static int plan_tensors(const qk_synth_preset *p, int n_vocab, int with_dense, t
     return 0;
 }
 
-/* Tokenizer section llama.cpp can load: <pad> <eos> <bos> <unk>, 256 byte tokens, then normal tokens with
- * unique placeholder texts and decreasing scores. */
+/* Tokenizer section llama.cpp can load: <pad> <eos> <bos> <unk>, 256 byte tokens, then normal
+ * tokens with unique placeholder texts and decreasing scores. */
 static int add_tokenizer(qk_gguf_writer *w, int n_vocab) {
     char **texts = calloc((size_t)n_vocab, sizeof *texts);
     float *scores = calloc((size_t)n_vocab, sizeof *scores);

@@ -20,16 +20,17 @@ const qk_synth_preset *qk_synth_find_preset(const char *name);
 
 /* A real vocabulary for the tokenizer section (tokenizer.ggml.model = llama), in id order. */
 typedef struct {
-    int n;                       /* tokens; becomes n_vocab (the rows of token_embd) */
-    const char *const *texts;    /* UTF-8, spaces as U+2581, byte tokens as <0xHH> */
-    const float *scores;         /* higher merges first (gen-model --vocab: minus the merge rank) */
-    const int32_t *types;        /* 1 normal, 2 unknown, 3 control, 4 user-defined, 6 byte ... */
-    int32_t bos, eos, unk, pad;  /* token ids; -1 leaves the key out */
+    int n;                      /* tokens; becomes n_vocab (the rows of token_embd) */
+    const char *const *texts;   /* UTF-8, spaces as U+2581, byte tokens as <0xHH> */
+    const float *scores;        /* higher merges first (gen-model --vocab: minus the merge rank) */
+    const int32_t *types;       /* 1 normal, 2 unknown, 3 control, 4 user-defined, 6 byte ... */
+    int32_t bos, eos, unk, pad; /* token ids; -1 leaves the key out */
     int add_bos, add_eos, add_space_prefix;
 } qk_synth_vocab;
 
-/* Writes the model to path (via a temporary file renamed at the end: an existing file is replaced only
- * by a complete one). with_dense = 0 leaves the Dense layers out even if the preset has them. */
+/* Writes the model to path (via a temporary file renamed at the end: an existing file is replaced
+ * only by a complete one). with_dense = 0 leaves the Dense layers out even if the preset has them.
+ */
 int qk_synth_write(const char *path, const qk_synth_preset *p, uint64_t seed, int with_dense,
                    qk_error *err);
 /* The same with a real vocabulary: n_vocab becomes vocab->n (the preset's other dimensions are

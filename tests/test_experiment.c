@@ -184,10 +184,11 @@ Test(experiment, threads_all_and_matmul_shapes) {
 Test(experiment, threads_max_is_the_core_count) {
     qk_experiment e;
     qk_error err = {{0}};
-    cr_assert_eq(qk_experiment_parse_string("[experiment]\nmodel = synthetic:tiny\n[sweep]\n"
-                                            "kernels = zero-copy\nisas = scalar\nthreads = 1, max\n",
-                                            "max.ini", &e, &err),
-                 0, "%s", err.msg);
+    cr_assert_eq(
+        qk_experiment_parse_string("[experiment]\nmodel = synthetic:tiny\n[sweep]\n"
+                                   "kernels = zero-copy\nisas = scalar\nthreads = 1, max\n",
+                                   "max.ini", &e, &err),
+        0, "%s", err.msg);
     qk_config *c;
     int n;
     cr_assert_eq(qk_experiment_expand(&e, &universe, &c, &n, &err), 0, "%s", err.msg);
@@ -223,21 +224,24 @@ Test(experiment, forward_and_matmul_in_one_run) {
     cr_expect_str_eq(c[0].name, "forward/parse-per-block/scalar/t:1/seq:16/act:token/bind:compact");
     cr_expect_str_eq(c[2].name, "forward/fp32/t:1/seq:16/bind:compact");
     cr_expect_str_eq(
-        c[3].name, "matmul/parse-per-block/scalar/op:attn_q/M:768/K:768/t:1/seq:16/act:token/bind:compact");
+        c[3].name,
+        "matmul/parse-per-block/scalar/op:attn_q/M:768/K:768/t:1/seq:16/act:token/bind:compact");
     cr_expect_eq(c[6].rows, 1152);
     cr_expect_neq(c[3].group, c[5].group); /* one group per shape */
     cr_expect_eq(c[3].group, c[4].group);
     free(c);
     qk_experiment_free(&e);
-    /* matmul alone with fp32 only has nothing to run; fp32 or profile with matmul alone are errors */
+    /* matmul alone with fp32 only has nothing to run; fp32 or profile with matmul alone are errors
+     */
     cr_expect_neq(qk_experiment_parse_string("[experiment]\nmodel = synthetic:tiny\nrun = matmul\n"
                                              "[sweep]\npath = fp32\n",
                                              "m.ini", &e, &err),
                   0);
     cr_expect(strstr(err.msg, "m.ini:5: path: fp32 applies to run = forward only"), "%s", err.msg);
-    cr_expect_neq(qk_experiment_parse_string("[experiment]\nmodel = synthetic:tiny\nrun = forward, bogus\n",
-                                             "r.ini", &e, &err),
-                  0);
+    cr_expect_neq(
+        qk_experiment_parse_string("[experiment]\nmodel = synthetic:tiny\nrun = forward, bogus\n",
+                                   "r.ini", &e, &err),
+        0);
     cr_expect(strstr(err.msg, "r.ini:3:"), "%s", err.msg);
 }
 

@@ -17,9 +17,8 @@ static void load_refs(void) {
     cr_assert_eq(qk_refdata_read_embeddings(&ref_precise,
                                             QK_TESTDATA_DIR "/tiny-gemma.ref-precise.txt", &err),
                  0, "%s", err.msg);
-    cr_assert_eq(
-        qk_refdata_read_embeddings(&ref_ggml, QK_TESTDATA_DIR "/tiny-gemma.ref.txt", &err), 0,
-        "%s", err.msg);
+    cr_assert_eq(qk_refdata_read_embeddings(&ref_ggml, QK_TESTDATA_DIR "/tiny-gemma.ref.txt", &err),
+                 0, "%s", err.msg);
     cr_assert_eq(ref_precise.n_seq, 6);
     cr_assert_eq(ref_precise.dim, 64);
 }
@@ -32,7 +31,8 @@ static void free_refs(void) {
 TestSuite(forward, .init = load_refs, .fini = free_refs);
 
 /* Embeds every reference sequence; out gets n_seq x dim floats. */
-static void embed_all(const qk_gemma_options *opt, const qk_refdata *r, float *out, float *hidden0) {
+static void embed_all(const qk_gemma_options *opt, const qk_refdata *r, float *out,
+                      float *hidden0) {
     qk_gemma_model *m;
     qk_error err;
     cr_assert_eq(qk_gemma_load(&m, TINY, opt, &err), 0, "load: %s", err.msg);
@@ -46,8 +46,8 @@ static void embed_all(const qk_gemma_options *opt, const qk_refdata *r, float *o
     qk_gemma_free(m);
 }
 
-static void expect_close(const char *what, const qk_refdata *r, const float *out, const float *hidden,
-                         double min_cos) {
+static void expect_close(const char *what, const qk_refdata *r, const float *out,
+                         const float *hidden, double min_cos) {
     for (int s = 0; s < r->n_seq; s++) {
         double ch = hidden ? qk_cosine(hidden + s * r->dim, r->hidden[s], r->dim) : 1.0;
         double c = qk_cosine(out + s * r->dim, r->embedding[s], r->dim);
@@ -92,8 +92,8 @@ Test(forward, fp32_matches_precise_reference) {
 }
 
 /* Every kernel in the registry (generated: a new kernel is tested with no edit here), both schemes:
- * block scales against llama.cpp's numerics, token scales against the precise reference; and the four
- * variants of one ISA bit-identical. */
+ * block scales against llama.cpp's numerics, token scales against the precise reference; and the
+ * four variants of one ISA bit-identical. */
 Test(forward, every_kernel_matches_references, .timeout = 600) {
     const int n_k = qk_kernel_count();
     cr_assert_gt(n_k, 0);

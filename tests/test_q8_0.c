@@ -49,13 +49,14 @@ Test(fp16, every_value_round_trips_and_midpoints_round_to_even) {
             float mid = (float)((a + b) / 2); /* exact in float: fp16 has 11 significant bits */
             uint16_t want = (h & 1) ? (uint16_t)(h + 1) : (uint16_t)h;
             cr_assert_eq(qk_fp32_to_fp16_soft(mid), want, "midpoint after 0x%04x", h);
-            cr_assert_eq(qk_fp32_to_fp16_soft(nextafterf(mid, 0.0f)), (uint16_t)h, "below 0x%04x", h);
+            cr_assert_eq(qk_fp32_to_fp16_soft(nextafterf(mid, 0.0f)), (uint16_t)h, "below 0x%04x",
+                         h);
             cr_assert_eq(qk_fp32_to_fp16_soft(nextafterf(mid, mid * 2)), (uint16_t)(h + 1),
                          "above midpoint after 0x%04x", h);
         }
     }
-    cr_expect_eq(qk_fp32_to_fp16_soft(65520.0f), 0x7c00);  /* rounds to infinity */
-    cr_expect_eq(qk_fp32_to_fp16_soft(65519.0f), 0x7bff);  /* max finite */
+    cr_expect_eq(qk_fp32_to_fp16_soft(65520.0f), 0x7c00); /* rounds to infinity */
+    cr_expect_eq(qk_fp32_to_fp16_soft(65519.0f), 0x7bff); /* max finite */
     cr_expect_eq(qk_fp32_to_fp16_soft(-1e30f), 0xfc00);
     cr_expect_eq(qk_fp32_to_fp16_soft(NAN), 0x7e00);
     cr_expect_eq(qk_fp32_to_fp16_soft(-NAN), 0xfe00);
@@ -105,7 +106,8 @@ Test(q8_0, quantise_known_vectors) {
     qk_q8_0_dequantize_row(blk, back, 32);
     float d = qk_fp16_to_fp32((uint16_t)(blk[0] | blk[1] << 8));
     cr_expect_float_eq(d, 3.7f * fabsf(sinf(11.0f)) / 127.0f, 1e-3f * d);
-    for (int j = 0; j < 32; j++) cr_expect_leq(fabsf(back[j] - x[j]), 0.5f * d + 1e-3f * d, "j=%d", j);
+    for (int j = 0; j < 32; j++)
+        cr_expect_leq(fabsf(back[j] - x[j]), 0.5f * d + 1e-3f * d, "j=%d", j);
 }
 
 Test(q8_0, activation_schemes) {

@@ -138,7 +138,8 @@ Test(report, every_table_and_the_fixture_numbers) {
     HAS(md, "- avx2, 16 tokens, 1 thread, act token, precached-scales: agree:");
     HAS(md, "1.176x");
     /* memory: 13.27 MB of scales, before -> after */
-    HAS(md, "| zero-copy | avx2 | 334.31 | 330.00 | 112.80 | 13.27 | 0.73 | 0.00 | n/a / n/a | 363.27 | "
+    HAS(md, "| zero-copy | avx2 | 334.31 | 330.00 | 112.80 | 13.27 | 0.73 | 0.00 | n/a / n/a | "
+            "363.27 | "
             "344.00 |");
     HAS(md, "footprint 330.73 -> 344.00 MB (+13.27 MB");
     HAS(md, "412.86 -> 425.17 MB (+12.31 MB)");
