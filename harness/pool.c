@@ -40,8 +40,9 @@ struct qk_pool {
      * read by workers only after they acquire the new epoch. */
     qk_range_fn body;
     void *arg;
-    int n, stop;
-    alignas(64) _Atomic uint32_t epoch;   /* bumped once per job (and once to stop) */
+    int n, grain, stop;
+    alignas(64) _Atomic int next;       /* the next unclaimed item of a chunked (grain >= 1) job */
+    alignas(64) _Atomic uint32_t epoch; /* bumped once per job (and once to stop) */
     alignas(64) _Atomic uint32_t pending; /* workers that have not finished the current job */
     alignas(64) _Atomic uint32_t epoch_sleepers,
         pending_sleepers; /* threads in futex_wait on each */
@@ -98,13 +99,22 @@ static void wake(_Atomic uint32_t *word, _Atomic uint32_t *sleepers) {
     if (atomic_load_explicit(sleepers, memory_order_seq_cst) > 0) futex_wake_all(word);
 }
 
+/* Static job: worker w's contiguous range. Chunked job: claim chunks until none is left (one
+ * relaxed fetch_add per chunk; the job's data was published by the epoch's release). */
 static void run_share(qk_pool *p, int w) {
-    int b = (int)((long long)p->n * w / p->n_threads);
-    int e = (int)((long long)p->n * (w + 1) / p->n_threads);
-    if (b >= e) return;
     tl_depth++;
     tl_worker = w;
-    p->body(p->arg, b, e, w);
+    if (p->grain <= 0) {
+        int b = (int)((long long)p->n * w / p->n_threads);
+        int e = (int)((long long)p->n * (w + 1) / p->n_threads);
+        if (b < e) p->body(p->arg, b, e, w);
+    } else {
+        for (;;) {
+            int b = atomic_fetch_add_explicit(&p->next, p->grain, memory_order_relaxed);
+            if (b >= p->n) break;
+            p->body(p->arg, b, p->n - b < p->grain ? p->n : b + p->grain, w);
+        }
+    }
     tl_depth--;
 }
 
@@ -135,7 +145,7 @@ static void start_job(qk_pool *p) {
     wake(&p->epoch, &p->epoch_sleepers);
 }
 
-void qk_pool_parallel_for(void *pool, int n, qk_range_fn body, void *arg) {
+void qk_pool_parallel_for(void *pool, int n, int grain, qk_range_fn body, void *arg) {
     qk_pool *p = pool;
     if (n <= 0) return;
     if (!p || p->n_threads == 1 || n == 1 || tl_depth > 0) {
@@ -149,6 +159,8 @@ void qk_pool_parallel_for(void *pool, int n, qk_range_fn body, void *arg) {
     p->body = body;
     p->arg = arg;
     p->n = n;
+    p->grain = grain >= n ? 0 : grain; /* a single chunk: the static split serves it as well */
+    atomic_store_explicit(&p->next, 0, memory_order_relaxed);
     start_job(p);
     run_share(p, 0);
     await(&p->pending, 0, 1, &p->pending_sleepers, p->spin_ns);
@@ -169,7 +181,7 @@ static void each_body(void *arg, int begin, int end, int worker) {
 void qk_pool_run_on_each(qk_pool *pool, void (*fn)(void *arg, int worker), void *arg) {
     each_job j = {fn, arg};
     /* n == threads: the balanced split gives every worker exactly one item */
-    qk_pool_parallel_for(pool, pool ? pool->n_threads : 1, each_body, &j);
+    qk_pool_parallel_for(pool, pool ? pool->n_threads : 1, 0, each_body, &j);
 }
 
 qk_pool *qk_pool_create(int n_threads, const qk_topology *topo, qk_binding_policy policy,

@@ -35,10 +35,12 @@ void qk_pool_destroy(qk_pool *pool);
 
 int qk_pool_size(const qk_pool *pool); /* threads, main included */
 
-/* model/exec.h's qk_parallel_for_fn. [0, n) is split into size() contiguous ranges whose lengths
- * differ by at most one: worker i gets [n*i/T, n*(i+1)/T); empty ranges are not called. Returns
- * when all are done; their writes are then visible to the caller. pool may be NULL (serial). */
-void qk_pool_parallel_for(void *pool, int n, qk_range_fn body, void *arg);
+/* model/exec.h's qk_parallel_for_fn. grain <= 0 (or >= n): [0, n) is split into size() contiguous
+ * ranges whose lengths differ by at most one: worker i gets [n*i/T, n*(i+1)/T); empty ranges are
+ * not called. grain >= 1: chunks [k*grain, (k+1)*grain) are claimed from a shared counter by
+ * whichever worker is free, so a body may be called several times per worker. Returns when all are
+ * done; their writes are then visible to the caller. pool may be NULL (serial: one call [0, n)). */
+void qk_pool_parallel_for(void *pool, int n, int grain, qk_range_fn body, void *arg);
 
 /* Runs fn(arg, worker) exactly once on every worker thread, main included (e.g. start per-thread
  * counters), and returns when all are done. Not from inside a body. */

@@ -243,7 +243,9 @@ static int run_once(run_ctx *rc, entry *e, qk_exec *ex, qk_error *err) {
         return qk_gemma_matmul(e->model, e->weight, rc->act_src, e->cfg.seq_len, e->dst, ex, err);
     kernel_job job = {e};
     if (ex->parallel_for && ex->n_workers > 1)
-        ex->parallel_for(ex->pool, e->weight->rows, kernel_rows, &job);
+        ex->parallel_for(ex->pool, e->weight->rows,
+                         qk_matmul_grain(e->kernel, e->weight->rows, ex->n_workers), kernel_rows,
+                         &job);
     else
         kernel_rows(&job, 0, e->weight->rows, 0);
     return 0;

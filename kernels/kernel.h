@@ -43,12 +43,25 @@ enum {
     QK_ISA_AVX512VNNI = 1u << 1, /* AVX512 F/BW/VL + VNNI */
 };
 
+/* qk_kernel.flags */
+enum {
+    /* The model runs RMSNorm and GeGLU fused into the next matmul's activation quantisation
+     * (qk_row_ops' *_quantize) instead of as separate passes; the matmul itself is unaffected. */
+    QK_KERNEL_FUSED_ACT = 1u << 0,
+};
+
 typedef struct {
     const char *variant, *isa, *summary;
     unsigned isa_bits;                                /* CPU features the kernel needs */
     int (*prepare)(qk_q8_matrix *w);                  /* load-time work; may be NULL; 0 = ok */
     void (*matmul)(float *dst, const qk_q8_matrix *w, /* dst[t*rows + r] for r in [r0, r1) */
                    const qk_act_i8 *x, int r0, int r1);
+    /* Rows the kernel computes together (its packing group): any [r0, r1) is correct, but a split
+     * at multiples of row_block wastes nothing. 0 or 1: rows are independent. */
+    int row_block;
+    int token_tile; /* tokens served per pass over a weight block (the tile's width), for the record
+                     */
+    unsigned flags; /* QK_KERNEL_* */
 } qk_kernel;
 
 /* Registry: every kernel compiled into this binary, available on this CPU or not. */

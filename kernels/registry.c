@@ -39,8 +39,15 @@
 #define DECLARE(stem, variant, isa, bits, prep, summary) qk_matmul_fn qk_##stem##__##isa;
 QK_KERNEL_TABLE(DECLARE)
 
-#define ROW(stem, variant, isa, bits, prep, summary)                                               \
-    {variant, #isa, summary, bits, prep, qk_##stem##__##isa},
+#define ROW(stem, variant_, isa_, bits, prep, summary_)                                            \
+    {.variant = variant_,                                                                          \
+     .isa = #isa_,                                                                                 \
+     .summary = summary_,                                                                          \
+     .isa_bits = bits,                                                                             \
+     .prepare = prep,                                                                              \
+     .matmul = qk_##stem##__##isa_,                                                                \
+     .row_block = 1,                                                                               \
+     .token_tile = QK_TOKEN_TILE},
 static const qk_kernel table[] = {QK_KERNEL_TABLE(ROW)};
 
 int qk_kernel_count(void) {

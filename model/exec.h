@@ -3,18 +3,21 @@
 #ifndef QK_MODEL_EXEC_H
 #define QK_MODEL_EXEC_H
 
-/* Body of a parallel loop: handle items [begin, end). worker is 0..n_workers-1 (0 = calling thread). */
+/* Body of a parallel loop: handle items [begin, end). worker is 0..n_workers-1 (0 = calling
+ * thread). */
 typedef void (*qk_range_fn)(void *arg, int begin, int end, int worker);
 
-/* Runs fn over [0, n) split into contiguous ranges, one per worker, and returns when all are done. */
-typedef void (*qk_parallel_for_fn)(void *pool, int n, qk_range_fn fn, void *arg);
+/* Runs fn over [0, n) and returns when all of it is done. grain >= 1: the items are handed out in
+ * chunks of grain (the last may be shorter) to whichever worker is free, so a worker the OS
+ * descheduled holds back at most one chunk; grain <= 0: one contiguous range per worker. */
+typedef void (*qk_parallel_for_fn)(void *pool, int n, int grain, qk_range_fn fn, void *arg);
 
 /* Operations timed by the forward-pass profile. */
 typedef enum {
     QK_OP_EMBED,
-    QK_OP_NORM,       /* attn/post-attn/ffn/post-ffw/output norms */
-    QK_OP_QK_NORM,    /* per-head q/k norms */
-    QK_OP_QUANTIZE,   /* activation quantisation (INT8 path) */
+    QK_OP_NORM,     /* attn/post-attn/ffn/post-ffw/output norms */
+    QK_OP_QK_NORM,  /* per-head q/k norms */
+    QK_OP_QUANTIZE, /* activation quantisation (INT8 path) */
     QK_OP_MATMUL_Q,
     QK_OP_MATMUL_K,
     QK_OP_MATMUL_V,
@@ -27,7 +30,7 @@ typedef enum {
     QK_OP_ATTENTION,
     QK_OP_GELU,
     QK_OP_RESIDUAL,
-    QK_OP_POOL,       /* mean pooling + L2 normalisation */
+    QK_OP_POOL, /* mean pooling + L2 normalisation */
     QK_OP_COUNT
 } qk_op;
 
@@ -37,8 +40,8 @@ int qk_op_is_matmul(qk_op op);
 typedef struct {
     qk_parallel_for_fn parallel_for; /* NULL: run serially on the calling thread */
     void *pool;
-    int n_workers;                   /* >= 1: how many workers parallel_for uses */
-    double *op_seconds;              /* NULL: profiling off (no clock reads); else QK_OP_COUNT sums */
+    int n_workers;      /* >= 1: how many workers parallel_for uses */
+    double *op_seconds; /* NULL: profiling off (no clock reads); else QK_OP_COUNT sums */
 } qk_exec;
 
 #endif

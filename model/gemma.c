@@ -531,11 +531,18 @@ static double now_seconds(void) {
         if ((ex)->op_seconds) (ex)->op_seconds[op] += now_seconds() - prof_t0_;                    \
     } while (0)
 
-static void run_parallel(const qk_exec *ex, int n, qk_range_fn fn, void *arg) {
+static void run_parallel(const qk_exec *ex, int n, int grain, qk_range_fn fn, void *arg) {
     if (ex->parallel_for && ex->n_workers > 1 && n > 1)
-        ex->parallel_for(ex->pool, n, fn, arg);
+        ex->parallel_for(ex->pool, n, grain, fn, arg);
     else
         fn(arg, 0, n, 0);
+}
+
+int qk_matmul_grain(const qk_kernel *k, int rows, int n_workers) {
+    const int block = k && k->row_block > 1 ? k->row_block : 1;
+    int grain = rows / (4 * (n_workers > 1 ? n_workers : 1));
+    grain -= grain % block;
+    return grain > block ? grain : block;
 }
 
 /* RMSNorm as ggml computes it: sum of squares in double, mean as float, x * (1/sqrtf(mean + eps)) *
@@ -619,7 +626,8 @@ static void matmul(qk_gemma_model *m, const qk_exec *ex, qk_op op, const qk_gemm
                    const float *x, const qk_act_i8 *act, int n_tokens, float *dst) {
     PROF_BEGIN(ex);
     matmul_job job = {w, x, dst, n_tokens, act, m->opt.kernel};
-    run_parallel(ex, w->rows, m->opt.path == QK_PATH_FP32 ? matmul_f32_rows : matmul_i8_rows, &job);
+    run_parallel(ex, w->rows, qk_matmul_grain(m->opt.kernel, w->rows, ex->n_workers),
+                 m->opt.path == QK_PATH_FP32 ? matmul_f32_rows : matmul_i8_rows, &job);
     PROF_END(ex, op);
 }
 
@@ -763,7 +771,7 @@ static void layer_forward(qk_gemma_model *m, const qk_exec *ex, int il, int N) {
     { /* 6. attention */
         PROF_BEGIN(ex);
         attn_job job = {m, N, sliding};
-        run_parallel(ex, H * N, attention_items, &job);
+        run_parallel(ex, H * N, 4, attention_items, &job);
         PROF_END(ex, QK_OP_ATTENTION);
     }
     /* 7-8. output projection, post-attention norm, residual */

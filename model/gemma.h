@@ -94,6 +94,11 @@ int qk_gemma_embed(qk_gemma_model *m, const int32_t *tokens, int n_tokens, float
  * floats. */
 const float *qk_gemma_last_hidden(const qk_gemma_model *m, int i);
 
+/* Rows per chunk when a matmul of `rows` rows with kernel k is split across n_workers threads
+ * (parallel_for's grain): about four chunks per worker, so a descheduled worker delays a quarter of
+ * its share, and a multiple of the kernel's row_block. */
+int qk_matmul_grain(const qk_kernel *k, int rows, int n_workers);
+
 /* The matmul every weight goes through, exposed so the harness can time one alone: dst = W x for n
  * tokens. INT8 path: x is quantised internally with the model's scheme into the model's scratch. */
 int qk_gemma_matmul(qk_gemma_model *m, const qk_gemma_weight *w, const float *x, int n_tokens,

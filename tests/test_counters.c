@@ -107,7 +107,7 @@ static void run_available(const char *const *ev, int n) {
     volatile double acc[2] = {0, 0};
     for (int rep = 0; rep < 3; rep++) {
         cr_assert_eq(qk_counters_start_all(&c, pool, &err), 0, "%s", err.msg);
-        qk_pool_parallel_for(pool, 2000000, spin_body, (void *)acc);
+        qk_pool_parallel_for(pool, 2000000, 0, spin_body, (void *)acc);
         cr_assert_eq(qk_counters_stop_all(&c, pool, sums, &err), 0, "%s", err.msg);
         for (int e = 0; e < c.n_events; e++) cr_assert_geq(sums[e], 0, "%s", c.names[e]);
     }

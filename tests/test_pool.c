@@ -1,4 +1,5 @@
-/* The worker pool: parallel_for covers [0, n) exactly once for 1..8 threads, run_on_each reaches
+/* The worker pool: parallel_for covers [0, n) exactly once for 1..8 threads, static or chunked
+ * (chunks aligned to the grain and no longer), run_on_each reaches
  * every worker, back-to-back loops do not deadlock, and compact binding gives distinct PUs. */
 #include <criterion/criterion.h>
 #include <stdatomic.h>
@@ -23,19 +24,21 @@ typedef struct {
     const long long *x;
     long long *partial; /* per worker */
     atomic_int *visits; /* per index */
-    int n_threads;
+    int n_threads, grain;
     atomic_int bad_worker;
 } sum_job;
 
 static void sum_body(void *arg, int begin, int end, int worker) {
     sum_job *j = arg;
     if (worker < 0 || worker >= j->n_threads || begin >= end) atomic_store(&j->bad_worker, 1);
+    if (j->grain > 0 && (begin % j->grain != 0 || end - begin > j->grain))
+        atomic_store(&j->bad_worker, 1);
     long long s = 0;
     for (int i = begin; i < end; i++) {
         s += j->x[i];
         atomic_fetch_add_explicit(&j->visits[i], 1, memory_order_relaxed);
     }
-    j->partial[worker] += s; /* one range per worker per loop: no other thread writes this slot */
+    j->partial[worker] += s; /* only this worker writes this slot (its chunks run one by one) */
 }
 
 Test(pool, sums_equal_serial_for_1_to_8_threads) {
@@ -50,17 +53,25 @@ Test(pool, sums_equal_serial_for_1_to_8_threads) {
         qk_pool *pool = qk_pool_create(t, topo, QK_BIND_COMPACT, &err);
         cr_assert_not_null(pool, "threads=%d: %s", t, err.msg);
         cr_assert_eq(qk_pool_size(pool), t);
-        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
-            int n = sizes[k];
+        static const int grains[] = {0, 1, 7, 64};
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0] * 4; k++) {
+            int n = sizes[k / 4], grain = grains[k % 4];
+            if (grain >= n) grain = 0; /* the pool serves a single chunk with the static split */
             long long serial = 0, parallel = 0, partial[8] = {0};
             for (int i = 0; i < n; i++) serial += x[i];
             for (int i = 0; i < n; i++) atomic_init(&visits[i], 0);
-            sum_job j = {.x = x, .partial = partial, .visits = visits, .n_threads = t};
+            sum_job j = {.x = x,
+                         .partial = partial,
+                         .visits = visits,
+                         .n_threads = t,
+                         .grain = t > 1 ? grain : 0}; /* one thread: a single call [0, n) */
             atomic_init(&j.bad_worker, 0);
-            qk_pool_parallel_for(pool, n, sum_body, &j);
+            qk_pool_parallel_for(pool, n, grain, sum_body, &j);
             for (int w = 0; w < t; w++) parallel += partial[w];
-            cr_assert_eq(parallel, serial, "threads=%d n=%d: %lld != %lld", t, n, parallel, serial);
-            cr_assert_eq(atomic_load(&j.bad_worker), 0, "threads=%d n=%d: bad worker/range", t, n);
+            cr_assert_eq(parallel, serial, "threads=%d n=%d grain=%d: %lld != %lld", t, n, grain,
+                         parallel, serial);
+            cr_assert_eq(atomic_load(&j.bad_worker), 0,
+                         "threads=%d n=%d grain=%d: bad worker/range", t, n, grain);
             for (int i = 0; i < n; i++)
                 cr_assert_eq(atomic_load(&visits[i]), 1,
                              "threads=%d n=%d: index %d visited %d times", t, n, i,
@@ -91,7 +102,7 @@ Test(pool, ranges_are_balanced_and_contiguous) {
     qk_pool *pool = qk_pool_create(3, topo, QK_BIND_NONE, &err);
     cr_assert_not_null(pool, "%s", err.msg);
     range_log l = {.n_threads = 3};
-    qk_pool_parallel_for(pool, 1000, log_body, &l);
+    qk_pool_parallel_for(pool, 1000, 0, log_body, &l);
     cr_assert_eq(atomic_load(&l.calls), 3);
     for (int w = 0; w < 3; w++) cr_assert_eq(atomic_load(&l.hits[w]), 1, "worker %d", w);
     qk_pool_destroy(pool);
@@ -127,7 +138,8 @@ Test(pool, many_back_to_back_loops_do_not_deadlock) {
         cr_assert_not_null(pool, "%s", err.msg);
         atomic_long total;
         atomic_init(&total, 0);
-        for (int k = 0; k < 10000; k++) qk_pool_parallel_for(pool, 1 + k % 17, count_body, &total);
+        for (int k = 0; k < 10000; k++)
+            qk_pool_parallel_for(pool, 1 + k % 17, 0, count_body, &total);
         long expect = 0;
         for (int k = 0; k < 10000; k++) expect += 1 + k % 17;
         cr_assert_eq(atomic_load(&total), expect, "threads=%d", t);
@@ -145,7 +157,7 @@ Test(pool, sleeping_workers_wake_up) {
         nanosleep(&ts, NULL);
         atomic_long total;
         atomic_init(&total, 0);
-        qk_pool_parallel_for(pool, 100, count_body, &total);
+        qk_pool_parallel_for(pool, 100, 0, count_body, &total);
         cr_assert_eq(atomic_load(&total), 100);
     }
     qk_pool_destroy(pool);
@@ -159,7 +171,7 @@ typedef struct {
 static void nested_body(void *arg, int begin, int end, int worker) {
     (void)worker;
     nested_job *j = arg;
-    for (int i = begin; i < end; i++) qk_pool_parallel_for(j->pool, 10, count_body, &j->inner);
+    for (int i = begin; i < end; i++) qk_pool_parallel_for(j->pool, 10, 0, count_body, &j->inner);
 }
 
 Test(pool, nested_parallel_for_runs_inline) {
@@ -168,7 +180,7 @@ Test(pool, nested_parallel_for_runs_inline) {
     cr_assert_not_null(pool, "%s", err.msg);
     nested_job j = {.pool = pool};
     atomic_init(&j.inner, 0);
-    qk_pool_parallel_for(pool, 6, nested_body, &j);
+    qk_pool_parallel_for(pool, 6, 0, nested_body, &j);
     cr_assert_eq(atomic_load(&j.inner), 60);
     qk_pool_destroy(pool);
 }
@@ -206,7 +218,7 @@ Test(pool, oversubscription_is_reported_not_refused) {
     cr_assert_str_eq(qk_pool_binding(pool, t - 1), qk_pool_binding(pool, 0)); /* wraps around */
     atomic_long total;
     atomic_init(&total, 0);
-    for (int k = 0; k < 200; k++) qk_pool_parallel_for(pool, 50, count_body, &total);
+    for (int k = 0; k < 200; k++) qk_pool_parallel_for(pool, 50, 0, count_body, &total);
     cr_assert_eq(atomic_load(&total), 200 * 50);
     qk_pool_destroy(pool);
 }
@@ -227,7 +239,7 @@ Test(pool, destroy_restores_the_callers_binding) {
 Test(pool, null_pool_and_exec_run_serially) {
     atomic_long total;
     atomic_init(&total, 0);
-    qk_pool_parallel_for(NULL, 33, count_body, &total);
+    qk_pool_parallel_for(NULL, 33, 0, count_body, &total);
     cr_assert_eq(atomic_load(&total), 33);
     qk_exec e = qk_pool_exec(NULL);
     cr_assert_null(e.parallel_for);
@@ -237,7 +249,7 @@ Test(pool, null_pool_and_exec_run_serially) {
     cr_assert_not_null(pool, "%s", err.msg);
     e = qk_pool_exec(pool);
     cr_assert_eq(e.n_workers, 2);
-    e.parallel_for(e.pool, 40, count_body, &total);
+    e.parallel_for(e.pool, 40, 0, count_body, &total);
     cr_assert_eq(atomic_load(&total), 73);
     qk_pool_destroy(pool);
     cr_assert_null(qk_pool_create(0, topo, QK_BIND_NONE, &err));
