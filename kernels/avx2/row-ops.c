@@ -1,0 +1,347 @@
+/* Row ops, AVX2 + FMA + F16C.
+ *
+ * quantize is bit-identical to the scalar table (and so to model/q8_0.c): the amax is a max, exact
+ * in any order (vmaxps(|x|, acc) returns acc when |x| is NaN, as fmaxf ignores a NaN); d = amax /
+ * 127 and id = 1 / d are the same scalar operations; v = x * id is a plain vector multiply kept
+ * apart from what follows (qk_ro_opaque: no FMA contraction); the rounding is the scalar one in
+ * lanes (truncate, exact fraction, +-1 where |fraction| >= 0.5) and lanes outside (-127.5, 127.5)
+ * (or NaN) give 0; int32 -> int8 by saturating packs (exact: |q| <= 127) and a lane permute.
+ *
+ * rms_norm sums squares in double (a float squared is exact in double, so only the summation order
+ * differs from scalar: the float mean and so every output almost always come out identical).
+ *
+ * geglu: gelu_tanh(x) = 0.5 x (1 + tanh(y)) = x / (1 + exp(-2y)), y = sqrt(2/pi) (x + 0.044715
+ * x^3), with a Cephes-style exp (argument clamped to [-87, 87]: no inf, no NaN for finite x, and
+ * x^3 overflowing to inf only drives the clamp). This form is more accurate than the scalar one,
+ * whose 1 + tanhf(y) cancels for y << 0; tests/test_row_ops.c states the bounds.
+ *
+ * The fused ops compute the very same tmp values as the unfused ones; per-token quantisation
+ * takes amax and the non-finite flag while tmp is written, per-block quantisation takes each block
+ * from registers right after computing it. */
+#include "kernels/row-ops.h"
+
+#include <float.h>
+#include <immintrin.h>
+#include <math.h>
+
+#define qk_ro_opaque(v) __asm__("" : "+x"(v))
+#define RO_INLINE       static inline __attribute__((always_inline))
+
+/* ---- quantisation ---- */
+
+RO_INLINE int8_t q_round1(float v) { /* scalar tails: kernels/scalar/row-ops.c's q_round */
+    qk_ro_opaque(v);
+    if (!(v > -127.5f && v < 127.5f)) return 0;
+    int i = (int)v;
+    const float f = v - (float)i;
+    i += (f >= 0.5f) - (f <= -0.5f);
+    return (int8_t)i;
+}
+
+RO_INLINE __m256 abs_ps(__m256 v) {
+    return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v);
+}
+
+/* q of x * id in int32 lanes. */
+RO_INLINE __m256i q_round8(__m256 x, __m256 vid) {
+    __m256 v = _mm256_mul_ps(x, vid);
+    qk_ro_opaque(v);
+    const __m256 in = _mm256_cmp_ps(abs_ps(v), _mm256_set1_ps(127.5f), _CMP_LT_OQ);
+    __m256i i = _mm256_cvttps_epi32(v);
+    const __m256 f = _mm256_sub_ps(v, _mm256_cvtepi32_ps(i));
+    i = _mm256_sub_epi32(i,
+                         _mm256_castps_si256(_mm256_cmp_ps(f, _mm256_set1_ps(0.5f), _CMP_GE_OQ)));
+    i = _mm256_add_epi32(i,
+                         _mm256_castps_si256(_mm256_cmp_ps(f, _mm256_set1_ps(-0.5f), _CMP_LE_OQ)));
+    return _mm256_and_si256(i, _mm256_castps_si256(in));
+}
+
+/* 32 values -> 32 int8 in order. */
+RO_INLINE void q_store32(int8_t *q, __m256 x0, __m256 x1, __m256 x2, __m256 x3, __m256 vid) {
+    const __m256i ab = _mm256_packs_epi32(q_round8(x0, vid), q_round8(x1, vid));
+    const __m256i cd = _mm256_packs_epi32(q_round8(x2, vid), q_round8(x3, vid));
+    const __m256i abcd = _mm256_packs_epi16(ab, cd); /* dwords a0 b0 c0 d0 a1 b1 c1 d1 */
+    _mm256_storeu_si256(
+        (__m256i *)q, _mm256_permutevar8x32_epi32(abcd, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+}
+
+/* Running amax (acc never NaN) and non-finite flag over one vector. */
+RO_INLINE void amax_step(__m256 x, __m256 *acc, __m256 *bad) {
+    const __m256 a = abs_ps(x);
+    *acc = _mm256_max_ps(a, *acc);
+    *bad = _mm256_or_ps(*bad, _mm256_cmp_ps(a, _mm256_set1_ps(FLT_MAX), _CMP_NLE_UQ));
+}
+
+RO_INLINE float hmax(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+RO_INLINE float inv_or_zero(float d) {
+    return d != 0.0f ? 1.0f / d : 0.0f;
+}
+
+/* One 32-block from registers: q[0..32), returns the block's scale (fp16-rounded d, or NaN). */
+RO_INLINE float q_block(int8_t *q, __m256 x0, __m256 x1, __m256 x2, __m256 x3) {
+    __m256 acc = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
+    amax_step(x0, &acc, &bad);
+    amax_step(x1, &acc, &bad);
+    amax_step(x2, &acc, &bad);
+    amax_step(x3, &acc, &bad);
+    const float d = hmax(acc) / 127.0f;
+    q_store32(q, x0, x1, x2, x3, _mm256_set1_ps(inv_or_zero(d)));
+    const float dh = _cvtsh_ss(_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT));
+    return _mm256_movemask_ps(bad) || !isfinite(dh) ? NAN : dh;
+}
+
+static void quantize_blocks(const float *x, int n, int8_t *q, float *scale) {
+    for (int b = 0; b < n / 32; b++) {
+        const float *xb = x + b * 32;
+        scale[b] = q_block(q + b * 32, _mm256_loadu_ps(xb), _mm256_loadu_ps(xb + 8),
+                           _mm256_loadu_ps(xb + 16), _mm256_loadu_ps(xb + 24));
+    }
+}
+
+/* Per token, once amax and the flag are known. */
+static void quantize_token_with(const float *x, int n, int8_t *q, float *scale, float amax,
+                                int bad) {
+    const float d = amax / 127.0f;
+    const float id = inv_or_zero(d);
+    const __m256 vid = _mm256_set1_ps(id);
+    int j = 0;
+    for (; j + 32 <= n; j += 32)
+        q_store32(q + j, _mm256_loadu_ps(x + j), _mm256_loadu_ps(x + j + 8),
+                  _mm256_loadu_ps(x + j + 16), _mm256_loadu_ps(x + j + 24), vid);
+    for (; j < n; j++) q[j] = q_round1(x[j] * id);
+    *scale = bad || !isfinite(d) ? NAN : d;
+}
+
+RO_INLINE void amax_tail(const float *x, int j, int n, float *m, int *bad) {
+    for (; j < n; j++) {
+        const float a = fabsf(x[j]);
+        *m = a > *m ? a : *m;
+        *bad |= !(a <= FLT_MAX);
+    }
+}
+
+static void quantize(const float *x, int n, int8_t *q, float *scale, int granularity) {
+    if (granularity == QK_ACT_PER_BLOCK) {
+        quantize_blocks(x, n, q, scale);
+        return;
+    }
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, bad = a0;
+    int j = 0;
+    for (; j + 32 <= n; j += 32) {
+        amax_step(_mm256_loadu_ps(x + j), &a0, &bad);
+        amax_step(_mm256_loadu_ps(x + j + 8), &a1, &bad);
+        amax_step(_mm256_loadu_ps(x + j + 16), &a2, &bad);
+        amax_step(_mm256_loadu_ps(x + j + 24), &a3, &bad);
+    }
+    float m = hmax(_mm256_max_ps(_mm256_max_ps(a0, a1), _mm256_max_ps(a2, a3)));
+    int b = _mm256_movemask_ps(bad) != 0;
+    amax_tail(x, j, n, &m, &b);
+    quantize_token_with(x, n, q, scale, m, b);
+}
+
+/* ---- rms_norm ---- */
+
+static float rms_scale(const float *x, int n, float eps) {
+    __m256d s0 = _mm256_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m256 v0 = _mm256_loadu_ps(x + i), v1 = _mm256_loadu_ps(x + i + 8);
+        const __m256d d0 = _mm256_cvtps_pd(_mm256_castps256_ps128(v0));
+        const __m256d d1 = _mm256_cvtps_pd(_mm256_extractf128_ps(v0, 1));
+        const __m256d d2 = _mm256_cvtps_pd(_mm256_castps256_ps128(v1));
+        const __m256d d3 = _mm256_cvtps_pd(_mm256_extractf128_ps(v1, 1));
+        s0 = _mm256_fmadd_pd(d0, d0, s0); /* exact product: the FMA rounds as scalar's add does */
+        s1 = _mm256_fmadd_pd(d1, d1, s1);
+        s2 = _mm256_fmadd_pd(d2, d2, s2);
+        s3 = _mm256_fmadd_pd(d3, d3, s3);
+    }
+    const __m256d s = _mm256_add_pd(_mm256_add_pd(s0, s1), _mm256_add_pd(s2, s3));
+    __m128d h = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
+    double sum = _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
+    for (; i < n; i++) sum += (double)x[i] * (double)x[i];
+    const float mean = (float)(sum / n);
+    return 1.0f / sqrtf(mean + eps);
+}
+
+RO_INLINE __m256 norm8(const float *x, const float *w, __m256 vs) {
+    return _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x), vs), _mm256_loadu_ps(w));
+}
+
+static void rms_norm(float *dst, const float *x, const float *w, int n, float eps) {
+    const float scale = rms_scale(x, n, eps);
+    const __m256 vs = _mm256_set1_ps(scale);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, norm8(x + i, w + i, vs));
+    for (; i < n; i++) dst[i] = x[i] * scale * w[i];
+}
+
+/* ---- geglu ---- */
+
+/* exp(z) for z in [-87, 87] (clamped by the caller): Cephes expf, about 1 ulp. */
+RO_INLINE __m256 exp8(__m256 z) {
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(z, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), z);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
+    p = _mm256_add_ps(p, _mm256_set1_ps(1.0f));
+    const __m256i e =
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+RO_INLINE __m256 gelu8(__m256 x) {
+    const __m256 x2 = _mm256_mul_ps(x, x);
+    const __m256 t = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(0.044715f), x2), x, x);
+    __m256 z = _mm256_mul_ps(t, _mm256_set1_ps(-2.0f * 0.7978845608028654f)); /* -2y */
+    /* z > 87 (x < -9.4): |gelu| < |x| e^-87, below float's normal range: 0 */
+    const __m256 under = _mm256_cmp_ps(z, _mm256_set1_ps(87.0f), _CMP_GT_OQ);
+    z = _mm256_min_ps(_mm256_max_ps(z, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(87.0f));
+    return _mm256_andnot_ps(under, _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), exp8(z))));
+}
+
+RO_INLINE __m256 geglu8(const float *g, const float *u) {
+    return _mm256_mul_ps(gelu8(_mm256_loadu_ps(g)), _mm256_loadu_ps(u));
+}
+
+/* Tails (< 8 values) through the same vector code, via a padded copy. */
+static void geglu_tail(float *dst, const float *g, const float *u, int n) {
+    float gb[8] = {0}, ub[8] = {0}, ob[8];
+    for (int i = 0; i < n; i++) gb[i] = g[i], ub[i] = u[i];
+    _mm256_storeu_ps(ob, geglu8(gb, ub));
+    for (int i = 0; i < n; i++) dst[i] = ob[i];
+}
+
+static void geglu(float *dst, const float *g, const float *u, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, geglu8(g + i, u + i));
+    if (i < n) geglu_tail(dst + i, g + i, u + i, n - i);
+}
+
+/* ---- fused ---- */
+
+static void rms_norm_quantize(const float *x, const float *w, int n, float eps, float *tmp,
+                              int8_t *q, float *scale, int granularity) {
+    const __m256 vs = _mm256_set1_ps(rms_scale(x, n, eps));
+    if (granularity == QK_ACT_PER_BLOCK) {
+        for (int b = 0; b < n / 32; b++) {
+            const int j = b * 32;
+            const __m256 y0 = norm8(x + j, w + j, vs), y1 = norm8(x + j + 8, w + j + 8, vs);
+            const __m256 y2 = norm8(x + j + 16, w + j + 16, vs);
+            const __m256 y3 = norm8(x + j + 24, w + j + 24, vs);
+            _mm256_storeu_ps(tmp + j, y0);
+            _mm256_storeu_ps(tmp + j + 8, y1);
+            _mm256_storeu_ps(tmp + j + 16, y2);
+            _mm256_storeu_ps(tmp + j + 24, y3);
+            scale[b] = q_block(q + j, y0, y1, y2, y3);
+        }
+        return;
+    }
+    const float s = _mm_cvtss_f32(_mm256_castps256_ps128(vs));
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, bad = a0;
+    int j = 0;
+    for (; j + 16 <= n; j += 16) {
+        const __m256 y0 = norm8(x + j, w + j, vs), y1 = norm8(x + j + 8, w + j + 8, vs);
+        _mm256_storeu_ps(tmp + j, y0);
+        _mm256_storeu_ps(tmp + j + 8, y1);
+        amax_step(y0, &a0, &bad);
+        amax_step(y1, &a1, &bad);
+    }
+    for (int i = j; i < n; i++) tmp[i] = x[i] * s * w[i];
+    float m = hmax(_mm256_max_ps(a0, a1));
+    int b = _mm256_movemask_ps(bad) != 0;
+    amax_tail(tmp, j, n, &m, &b);
+    quantize_token_with(tmp, n, q, scale, m, b);
+}
+
+static void geglu_quantize(const float *g, const float *u, int n, float *tmp, int8_t *q,
+                           float *scale, int granularity) {
+    if (granularity == QK_ACT_PER_BLOCK) {
+        for (int b = 0; b < n / 32; b++) {
+            const int j = b * 32;
+            const __m256 y0 = geglu8(g + j, u + j), y1 = geglu8(g + j + 8, u + j + 8);
+            const __m256 y2 = geglu8(g + j + 16, u + j + 16), y3 = geglu8(g + j + 24, u + j + 24);
+            _mm256_storeu_ps(tmp + j, y0);
+            _mm256_storeu_ps(tmp + j + 8, y1);
+            _mm256_storeu_ps(tmp + j + 16, y2);
+            _mm256_storeu_ps(tmp + j + 24, y3);
+            scale[b] = q_block(q + j, y0, y1, y2, y3);
+        }
+        return;
+    }
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, bad = a0;
+    int j = 0;
+    for (; j + 16 <= n; j += 16) {
+        const __m256 y0 = geglu8(g + j, u + j), y1 = geglu8(g + j + 8, u + j + 8);
+        _mm256_storeu_ps(tmp + j, y0);
+        _mm256_storeu_ps(tmp + j + 8, y1);
+        amax_step(y0, &a0, &bad);
+        amax_step(y1, &a1, &bad);
+    }
+    geglu(tmp + j, g + j, u + j, n - j);
+    float m = hmax(_mm256_max_ps(a0, a1));
+    int b = _mm256_movemask_ps(bad) != 0;
+    amax_tail(tmp, j, n, &m, &b);
+    quantize_token_with(tmp, n, q, scale, m, b);
+}
+
+/* ---- dot, axpy ---- */
+
+static float dot(const float *a, const float *b, int n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+    }
+    for (; i + 8 <= n; i += 8)
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    const __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    float r = _mm_cvtss_f32(h);
+    for (; i < n; i++) r = fmaf(a[i], b[i], r);
+    return r;
+}
+
+static void axpy(float *y, float a, const float *x, int n) {
+    const __m256 va = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        _mm256_storeu_ps(y + i,
+                         _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+        _mm256_storeu_ps(
+            y + i + 8, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8)));
+    }
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i,
+                         _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] = fmaf(a, x[i], y[i]);
+}
+
+const qk_row_ops qk_row_ops__avx2 = {
+    .isa = "avx2",
+    .isa_bits = QK_ISA_AVX2,
+    .quantize = quantize,
+    .rms_norm = rms_norm,
+    .geglu = geglu,
+    .rms_norm_quantize = rms_norm_quantize,
+    .geglu_quantize = geglu_quantize,
+    .dot = dot,
+    .axpy = axpy,
+};
