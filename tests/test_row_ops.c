@@ -1,0 +1,402 @@
+/* kernels/row-ops.h: every table this CPU can run against model/q8_0.c (quantisation, bit for
+ * bit), model/gemma.c's formulas (the scalar float ops, bit for bit) and the scalar table (the
+ * vector float ops, within stated bounds). */
+#include <criterion/criterion.h>
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../kernels/row-ops.h"
+#include "../model/q8_0.h"
+
+TestSuite(row_ops, .timeout = 300);
+
+static const char *const isas[] = {"scalar", "avx2"};
+#define N_ISAS 2
+
+/* The table, or NULL (test skipped) if the CPU cannot run it. */
+static const qk_row_ops *table(int k) {
+    const qk_row_ops *ops = qk_row_ops_for_isa(isas[k]);
+    cr_assert_not_null(ops, "%s", isas[k]);
+    return (ops->isa_bits & ~qk_cpu_isa_bits()) ? NULL : ops;
+}
+#define FOR_TABLES(ops)                                                                            \
+    for (int k_ = 0; k_ < N_ISAS; k_++)                                                            \
+        for (const qk_row_ops *ops = table(k_); ops; ops = NULL)
+
+static void skip_without_avx2(void) {
+    if (!(qk_cpu_isa_bits() & QK_ISA_AVX2)) cr_skip_test("CPU lacks avx2 (or QK_ISA caps it)");
+}
+
+static uint64_t rng = 0x9e3779b97f4a7c15u;
+static uint32_t next_u32(void) {
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return (uint32_t)(rng >> 32);
+}
+static float uniform(float lo, float hi) {
+    return lo + (hi - lo) * (float)((next_u32() >> 8) * (1.0 / 16777216.0));
+}
+/* A value of random sign and magnitude across ~2^-10 .. 2^10 times s. */
+static float wide(float s) {
+    return ldexpf(uniform(-1.0f, 1.0f), (int)(next_u32() % 21) - 10) * s;
+}
+
+static uint32_t bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+static int same_float(float a, float b) {
+    return (isnan(a) && isnan(b)) || bits(a) == bits(b);
+}
+
+/* ops->quantize against q8_0.c; x (n values) is not modified. */
+static void check_quantize(const qk_row_ops *ops, const float *x, int n, int granularity,
+                           const char *what) {
+    const int ns = granularity == QK_ACT_PER_BLOCK ? n / 32 : 1;
+    int8_t *q = malloc((size_t)n), *qr = malloc((size_t)n);
+    float *s = malloc(sizeof(float) * (size_t)ns), *sr = malloc(sizeof(float) * (size_t)ns);
+    memset(q, 0x55, (size_t)n);
+    if (granularity == QK_ACT_PER_BLOCK)
+        qk_quantize_act_block(x, n, qr, sr);
+    else
+        qk_quantize_act_token(x, n, qr, sr);
+    ops->quantize(x, n, q, s, granularity);
+    for (int j = 0; j < n; j++)
+        cr_assert_eq(q[j], qr[j], "%s %s n=%d g=%d: q[%d] = %d, q8_0.c %d (x %.9g)", ops->isa, what,
+                     n, granularity, j, q[j], qr[j], x[j]);
+    for (int b = 0; b < ns; b++)
+        cr_assert(same_float(s[b], sr[b]), "%s %s n=%d g=%d: scale[%d] %.9g, q8_0.c %.9g", ops->isa,
+                  what, n, granularity, b, s[b], sr[b]);
+    free(q), free(qr), free(s), free(sr);
+}
+
+static void check_both(const qk_row_ops *ops, const float *x, int n, const char *what) {
+    check_quantize(ops, x, n, QK_ACT_PER_TOKEN, what);
+    if (n % 32 == 0) check_quantize(ops, x, n, QK_ACT_PER_BLOCK, what);
+}
+
+Test(row_ops, lookup) {
+    const qk_row_ops *s = qk_row_ops_for_isa("scalar"), *a = qk_row_ops_for_isa("avx2");
+    cr_assert(s && a);
+    cr_assert_str_eq(s->isa, "scalar");
+    cr_assert_eq(s->isa_bits, (unsigned)QK_ISA_SCALAR);
+    cr_assert_str_eq(a->isa, "avx2");
+    cr_assert_eq(a->isa_bits, (unsigned)QK_ISA_AVX2);
+    cr_assert_eq(qk_row_ops_for_isa("avx512vnni"), a, "avx512vnni shares the avx2 table");
+    cr_assert_null(qk_row_ops_for_isa("sse2"));
+    cr_assert_null(qk_row_ops_for_isa(""));
+    cr_assert_null(qk_row_ops_for_isa(NULL));
+    const qk_row_ops *t[] = {s, a};
+    for (int i = 0; i < 2; i++)
+        cr_assert(t[i]->quantize && t[i]->rms_norm && t[i]->geglu && t[i]->rms_norm_quantize &&
+                  t[i]->geglu_quantize && t[i]->dot && t[i]->axpy);
+}
+
+Test(row_ops, avx2_table_runs_here) {
+    skip_without_avx2();
+    cr_assert_not_null(table(1));
+}
+
+Test(row_ops, quantize_random_rows_match_q8_0) {
+    float *x = malloc(sizeof(float) * 4096);
+    FOR_TABLES(ops) {
+        for (int n = 32; n <= 4096; n += 32)
+            for (int kind = 0; kind < 3; kind++) {
+                for (int j = 0; j < n; j++)
+                    x[j] = kind == 0 ? uniform(-1.0f, 1.0f) : kind == 1 ? wide(3.0f) : 0.0f;
+                if (kind == 2) /* sparse: a few values, some outliers */
+                    for (int j = 0; j < n / 16 + 1; j++)
+                        x[next_u32() % (unsigned)n] = wide(j % 5 == 0 ? 1000.0f : 1.0f);
+                check_both(ops, x, n, "random");
+            }
+        const int odd[] = {1,  2,  3,  5,  7,   8,   9,   15,   17,  31,
+                           33, 47, 63, 65, 100, 767, 769, 1000, 4095};
+        for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++)
+            for (int rep = 0; rep < 4; rep++) {
+                for (int j = 0; j < odd[i]; j++) x[j] = rep & 1 ? wide(1.0f) : uniform(-2, 2);
+                check_both(ops, x, odd[i], "random, odd n");
+            }
+    }
+    free(x);
+}
+
+/* x * id lands exactly on k + 0.5 (and its float neighbours): d = 2^-e exactly (amax = 127 d), so
+ * id = 2^e and every product is exact. */
+Test(row_ops, quantize_ties_and_neighbours) {
+    float x[1024];
+    FOR_TABLES(ops) {
+        for (int e = -3; e <= 3; e++) {
+            const float d = ldexpf(1.0f, -e);
+            int j = 0;
+            x[j++] = 127.0f * d;
+            for (int k = -128; k <= 127 && j + 3 <= 1024; k++) {
+                const float t = ((float)k + 0.5f) * d;
+                if (fabsf(t) > 127.0f * d) continue;
+                x[j++] = t;
+                x[j++] = nextafterf(t, INFINITY);
+                x[j++] = nextafterf(t, -INFINITY);
+            }
+            const float special[] = {0.49999997f, -0.49999997f, 0.5f,  -0.5f, 0.50000006f,
+                                     1.5f,        -1.5f,        2.5f,  -2.5f, 126.5f,
+                                     -126.5f,     126.49999f,   -0.0f, 0.0f,  1e-30f};
+            for (size_t i = 0; i < sizeof special / sizeof special[0] && j < 1024; i++)
+                x[j++] = special[i] * d;
+            while (j % 32) x[j++] = 0.25f * d;
+            check_both(ops, x, j, "ties");
+        }
+    }
+}
+
+/* The rounding on every float v with 0.25 <= |v| < 127.5 (below 0.25 everything truncates to 0
+ * and the fraction is v itself: sampled), as x * id with id = 1 (x[0] = 127 sets amax). */
+Test(row_ops, quantize_rounding_on_every_float_to_127_5) {
+    enum { N = 4096 };
+    float *x = malloc(sizeof(float) * N);
+    FOR_TABLES(ops) {
+        for (int sign = 0; sign < 2; sign++) {
+            uint32_t u = bits(0.25f);
+            const uint32_t end = bits(127.5f);
+            while (u < end) {
+                x[0] = 127.0f;
+                int j = 1;
+                for (; j < N && u < end; j++, u++) {
+                    float v;
+                    memcpy(&v, &u, 4);
+                    x[j] = sign ? -v : v;
+                }
+                for (; j < N; j++) x[j] = 0.0f;
+                check_quantize(ops, x, N, QK_ACT_PER_TOKEN, "every float");
+            }
+            for (int rep = 0; rep < 64; rep++) {
+                x[0] = 127.0f;
+                for (int j = 1; j < N; j++) {
+                    const float v = ldexpf(uniform(0.0f, 1.0f), -2 - (int)(next_u32() % 140));
+                    x[j] = sign ? -v : v;
+                }
+                check_quantize(ops, x, N, QK_ACT_PER_TOKEN, "below 0.25");
+            }
+        }
+    }
+    free(x);
+}
+
+Test(row_ops, quantize_zeros_huge_tiny_nan_inf) {
+    float x[256];
+    FOR_TABLES(ops) {
+        for (int n = 32; n <= 256; n += 224) {
+            for (int j = 0; j < n; j++) x[j] = 0.0f;
+            check_both(ops, x, n, "zeros");
+            for (int j = 0; j < n; j++) x[j] = (j & 1) ? -0.0f : 0.0f;
+            check_both(ops, x, n, "signed zeros");
+            const float huge[] = {FLT_MAX, -FLT_MAX, 3e38f, 1e30f, -7e4f, 65504.0f * 127.0f};
+            for (size_t h = 0; h < sizeof huge / sizeof huge[0]; h++)
+                for (int pos = 0; pos < n; pos += 37) {
+                    for (int j = 0; j < n; j++) x[j] = uniform(-1, 1);
+                    x[pos] = huge[h];
+                    check_both(ops, x, n, "one huge value");
+                }
+            /* amax subnormal: d = amax / 127 tiny, 1 / d may be infinite */
+            const float tiny[] = {1e-40f, 1e-38f, 1.4e-45f, 1e-36f};
+            for (size_t t = 0; t < sizeof tiny / sizeof tiny[0]; t++) {
+                for (int j = 0; j < n; j++) x[j] = uniform(-1, 1) * tiny[t];
+                check_both(ops, x, n, "tiny");
+            }
+            const float bad[] = {NAN, -NAN, INFINITY, -INFINITY};
+            for (size_t b = 0; b < 4; b++)
+                for (int pos = 0; pos < n; pos += 29) {
+                    for (int j = 0; j < n; j++) x[j] = uniform(-3, 3);
+                    x[pos] = bad[b];
+                    check_both(ops, x, n, "one non-finite value");
+                    x[(pos + 5) % n] = bad[(b + 1) % 4];
+                    check_both(ops, x, n, "two non-finite values");
+                }
+            for (int j = 0; j < n; j++) x[j] = NAN;
+            check_both(ops, x, n, "all NaN");
+        }
+        /* non-finite in the per-token tail (n not a multiple of 32) */
+        for (int n = 33; n < 40; n++) {
+            for (int j = 0; j < n; j++) x[j] = uniform(-3, 3);
+            x[n - 1] = NAN;
+            check_quantize(ops, x, n, QK_ACT_PER_TOKEN, "NaN in tail");
+            x[n - 1] = -INFINITY;
+            check_quantize(ops, x, n, QK_ACT_PER_TOKEN, "inf in tail");
+        }
+    }
+}
+
+/* model/gemma.c's formulas, copied (the scalar table must reproduce them bit for bit). */
+static void gemma_rms_norm(float *dst, const float *x, const float *w, int n, float eps) {
+    double sum = 0.0;
+    for (int i = 0; i < n; i++) sum += (double)x[i] * (double)x[i];
+    const float mean = (float)(sum / n);
+    const float scale = 1.0f / sqrtf(mean + eps);
+    for (int i = 0; i < n; i++) dst[i] = x[i] * scale * w[i];
+}
+static float gemma_gelu_tanh(float x) {
+    const float c = 0.7978845608028654f; /* sqrt(2/pi) */
+    return 0.5f * x * (1.0f + tanhf(c * (x + 0.044715f * x * x * x)));
+}
+
+static const int sizes[] = {1,   7,   8,   15,  16,   31,   32,   33,   64,
+                            100, 256, 640, 768, 1000, 1152, 2048, 4096, 6912};
+#define N_SIZES (int)(sizeof sizes / sizeof sizes[0])
+#define NMAX    6912
+
+/* Bound for a vector float op against scalar: |a - b| <= rel * |b| + abs_. */
+static void near(float a, float b, double rel, double abs_, const char *what, int i) {
+    cr_assert(isfinite(a) == isfinite(b) && fabs((double)a - b) <= rel * fabs(b) + abs_,
+              "%s [%d]: %.9g vs scalar %.9g", what, i, a, b);
+}
+
+Test(row_ops, rms_norm_scalar_is_gemma_and_vector_within_bound) {
+    float *x = malloc(sizeof(float) * NMAX), *w = malloc(sizeof(float) * NMAX);
+    float *d = malloc(sizeof(float) * NMAX), *r = malloc(sizeof(float) * NMAX);
+    float *s = malloc(sizeof(float) * NMAX);
+    const qk_row_ops *sc = qk_row_ops_for_isa("scalar");
+    for (int z = 0; z < N_SIZES; z++)
+        for (int rep = 0; rep < 3; rep++) {
+            const int n = sizes[z];
+            for (int i = 0; i < n; i++)
+                x[i] = rep == 2 ? wide(10.0f) : uniform(-4, 4), w[i] = uniform(-2, 2);
+            const float eps = rep == 1 ? 1e-6f : 1e-5f;
+            gemma_rms_norm(r, x, w, n, eps);
+            sc->rms_norm(s, x, w, n, eps);
+            for (int i = 0; i < n; i++)
+                cr_assert_eq(bits(s[i]), bits(r[i]), "scalar rms_norm n=%d [%d]", n, i);
+            FOR_TABLES(ops) {
+                ops->rms_norm(d, x, w, n, eps);
+                /* double sums in another order: the float mean differs by at most an ulp */
+                for (int i = 0; i < n; i++) near(d[i], r[i], 4e-7, 0, ops->isa, i);
+                memcpy(d, x, sizeof(float) * (size_t)n); /* dst == x */
+                float *alias = d;
+                ops->rms_norm(alias, alias, w, n, eps);
+                float *fresh = malloc(sizeof(float) * (size_t)n);
+                ops->rms_norm(fresh, x, w, n, eps);
+                for (int i = 0; i < n; i++)
+                    cr_assert_eq(bits(d[i]), bits(fresh[i]), "%s aliased rms_norm [%d]", ops->isa,
+                                 i);
+                free(fresh);
+            }
+        }
+    free(x), free(w), free(d), free(r), free(s);
+}
+
+/* geglu bounds, vector against scalar. The scalar form 0.5 x (1 + tanhf(y)) cancels for y << 0
+ * (1 + tanhf(y) has an absolute error of about an ulp of 1, 6e-8, so the product's error is about
+ * 3e-8 |x|), and the vector form x / (1 + exp(-2y)) does not: the bound is relative plus that
+ * absolute term in |x u|. */
+#define GELU_REL 2e-6
+#define GELU_ABS 1.2e-7
+
+Test(row_ops, geglu_scalar_is_gemma_and_vector_within_bound) {
+    enum { SWEEP = 40 * 1024 + 1 };
+    const int n = SWEEP + 6;
+    float *g = malloc(sizeof(float) * (size_t)n), *u = malloc(sizeof(float) * (size_t)n);
+    float *d = malloc(sizeof(float) * (size_t)n), *s = malloc(sizeof(float) * (size_t)n);
+    for (int i = 0; i < SWEEP; i++) g[i] = -20.0f + (float)i / 1024.0f, u[i] = uniform(-3, 3);
+    const float ext[] = {1e30f, -1e30f, 1e13f, -1e13f, FLT_MAX, -FLT_MAX};
+    for (int i = 0; i < 6; i++) g[SWEEP + i] = ext[i], u[SWEEP + i] = 1.0f;
+    const qk_row_ops *sc = qk_row_ops_for_isa("scalar");
+    sc->geglu(s, g, u, n);
+    for (int i = 0; i < n; i++)
+        cr_assert_eq(bits(s[i]), bits(gemma_gelu_tanh(g[i]) * u[i]), "scalar geglu [%d]", i);
+    FOR_TABLES(ops) {
+        ops->geglu(d, g, u, n);
+        for (int i = 0; i < n; i++) {
+            cr_assert(isfinite(d[i]) || (fabsf(g[i]) > 1e38f && fabsf(d[i]) > 1e38f),
+                      "%s geglu(%g) = %g", ops->isa, g[i], d[i]);
+            cr_assert(!isnan(d[i]), "%s geglu(%g) is NaN", ops->isa, g[i]);
+            if (i < SWEEP)
+                near(d[i], s[i], GELU_REL, GELU_ABS * fabs((double)g[i] * u[i]), ops->isa, i);
+        }
+        cr_assert_eq(d[SWEEP], 1e30f, "%s gelu(1e30)", ops->isa);
+        cr_assert(fabsf(d[SWEEP + 1]) < 1e-6f, "%s gelu(-1e30) = %g", ops->isa, d[SWEEP + 1]);
+        /* dst == g, and every length (tails) */
+        for (int m = 1; m <= 40; m++) {
+            float gg[40], ref[40];
+            for (int i = 0; i < m; i++) gg[i] = g[(i * 977) % SWEEP];
+            ops->geglu(ref, gg, u, m);
+            ops->geglu(gg, gg, u, m);
+            for (int i = 0; i < m; i++)
+                cr_assert_eq(bits(gg[i]), bits(ref[i]), "%s aliased geglu m=%d [%d]", ops->isa, m,
+                             i);
+        }
+    }
+    free(g), free(u), free(d), free(s);
+}
+
+/* Fused = unfused composition within one table, bit for bit (tmp included). */
+Test(row_ops, fused_equal_unfused) {
+    float *x = malloc(sizeof(float) * NMAX), *w = malloc(sizeof(float) * NMAX);
+    float *t1 = malloc(sizeof(float) * NMAX), *t2 = malloc(sizeof(float) * NMAX);
+    int8_t *q1 = malloc(NMAX), *q2 = malloc(NMAX);
+    float s1[NMAX / 32], s2[NMAX / 32];
+    FOR_TABLES(ops) {
+        for (int z = 0; z < N_SIZES; z++)
+            for (int g = 0; g < 2; g++)
+                for (int rep = 0; rep < 3; rep++) {
+                    const int n = sizes[z], gran = g ? QK_ACT_PER_BLOCK : QK_ACT_PER_TOKEN;
+                    if (gran == QK_ACT_PER_BLOCK && n % 32) continue;
+                    const int ns = gran == QK_ACT_PER_BLOCK ? n / 32 : 1;
+                    for (int i = 0; i < n; i++)
+                        x[i] = rep ? wide(2.0f) : uniform(-6, 6), w[i] = uniform(-2, 2);
+                    if (rep == 2) x[n / 2] = NAN;
+                    for (int op = 0; op < 2; op++) {
+                        memset(q1, 0x55, (size_t)n), memset(q2, 0x66, (size_t)n);
+                        if (op == 0) {
+                            ops->rms_norm(t1, x, w, n, 1e-6f);
+                            ops->quantize(t1, n, q1, s1, gran);
+                            ops->rms_norm_quantize(x, w, n, 1e-6f, t2, q2, s2, gran);
+                        } else {
+                            ops->geglu(t1, x, w, n);
+                            ops->quantize(t1, n, q1, s1, gran);
+                            ops->geglu_quantize(x, w, n, t2, q2, s2, gran);
+                        }
+                        const char *name = op ? "geglu_quantize" : "rms_norm_quantize";
+                        cr_assert_eq(memcmp(t1, t2, sizeof(float) * (size_t)n), 0,
+                                     "%s %s n=%d g=%d: tmp", ops->isa, name, n, gran);
+                        cr_assert_eq(memcmp(q1, q2, (size_t)n), 0, "%s %s n=%d g=%d: q", ops->isa,
+                                     name, n, gran);
+                        for (int b = 0; b < ns; b++)
+                            cr_assert(same_float(s1[b], s2[b]), "%s %s n=%d g=%d: scale[%d]",
+                                      ops->isa, name, n, gran, b);
+                    }
+                }
+    }
+    free(x), free(w), free(t1), free(t2), free(q1), free(q2);
+}
+
+/* The scalar dot is attention_items' loop; dot and axpy against double within the usual bounds:
+ * |error| <= n * 2^-24 * sum |a b| for the dot (any summation order), 2^-24 * (|y| + |a x|) for
+ * axpy (one or two roundings). */
+Test(row_ops, dot_and_axpy) {
+    float *a = malloc(sizeof(float) * NMAX), *b = malloc(sizeof(float) * NMAX);
+    float *y = malloc(sizeof(float) * NMAX), *y0 = malloc(sizeof(float) * NMAX);
+    const qk_row_ops *sc = qk_row_ops_for_isa("scalar");
+    for (int z = 0; z < N_SIZES; z++) {
+        const int n = sizes[z];
+        for (int i = 0; i < n; i++)
+            a[i] = uniform(-1, 1), b[i] = wide(1.0f), y0[i] = uniform(-5, 5);
+        float seq = 0.0f;
+        for (int i = 0; i < n; i++) seq += a[i] * b[i];
+        cr_assert_eq(bits(sc->dot(a, b, n)), bits(seq), "scalar dot n=%d", n);
+        double ref = 0, mag = 0;
+        for (int i = 0; i < n; i++) ref += (double)a[i] * b[i], mag += fabs((double)a[i] * b[i]);
+        const float al = uniform(-2, 2);
+        FOR_TABLES(ops) {
+            const float got = ops->dot(a, b, n);
+            cr_assert(fabs(got - ref) <= n * 0x1p-24 * mag + 1e-30, "%s dot n=%d: %.9g vs %.12g",
+                      ops->isa, n, got, ref);
+            memcpy(y, y0, sizeof(float) * (size_t)n);
+            ops->axpy(y, al, b, n);
+            for (int i = 0; i < n; i++) {
+                const double e = (double)y0[i] + (double)al * b[i];
+                cr_assert(fabs(y[i] - e) <= 0x1p-23 * (fabs(y0[i]) + fabs((double)al * b[i])),
+                          "%s axpy n=%d [%d]: %.9g vs %.12g", ops->isa, n, i, y[i], e);
+            }
+        }
+    }
+    free(a), free(b), free(y), free(y0);
+}
