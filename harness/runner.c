@@ -767,9 +767,13 @@ int qk_cmd_run(int argc, char **argv) {
             const qk_kernel *k = qk_kernel_at(i);
             const char *why = NULL;
             int ok = qk_kernel_available(k, &why);
-            json_array_append_new(ks, json_pack("{s:s, s:s, s:s, s:b, s:s}", "variant", k->variant,
-                                                "isa", k->isa, "summary", k->summary, "available",
-                                                ok, "why", ok ? "" : (why ? why : "")));
+            /* the tile (rows x tokens per pass) is part of what was measured */
+            json_array_append_new(
+                ks, json_pack("{s:s, s:s, s:s, s:i, s:i, s:b, s:b, s:s}", "variant", k->variant,
+                              "isa", k->isa, "summary", k->summary, "row_block",
+                              k->row_block > 1 ? k->row_block : 1, "token_tile", k->token_tile,
+                              "fused_activation_ops", (k->flags & QK_KERNEL_FUSED_ACT) != 0,
+                              "available", ok, "why", ok ? "" : (why ? why : "")));
         }
         qk_results_context_set(res, "kernels", ks);
     }

@@ -30,7 +30,9 @@ typedef enum {
     QK_OP_ATTENTION,
     QK_OP_GELU,
     QK_OP_RESIDUAL,
-    QK_OP_POOL, /* mean pooling + L2 normalisation */
+    QK_OP_POOL,          /* mean pooling + L2 normalisation */
+    QK_OP_NORM_QUANTIZE, /* RMSNorm fused into activation quantisation (QK_KERNEL_FUSED_ACT) */
+    QK_OP_GELU_QUANTIZE, /* GELU(gate) * up fused into the down projection's input quantisation */
     QK_OP_COUNT
 } qk_op;
 

@@ -4,14 +4,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "../kernels/row-ops.h"
 #include "q8_0.h"
 
 struct qk_gemma_model {
     qk_gguf gguf;
     qk_gemma_config cfg;
     qk_gemma_options opt;
+    const qk_row_ops *ops; /* float row operations: the kernel's ISA (INT8), scalar (FP32) */
+    int fused;             /* the kernel asks for QK_KERNEL_FUSED_ACT (INT8 path only) */
     qk_gemma_layer *layers;
     const qk_gguf_tensor *token_embd;
     const float *output_norm;
@@ -27,6 +32,8 @@ struct qk_gemma_model {
     uint64_t max_scratch; /* 0: no limit (qk_gemma_set_max_scratch) */
     float *h, *a, *q, *k, *v, *o, *t, *g, *u, *z, *pooled, *dense_buf, *dense_out;
     float *rope_cos, *rope_sin, *scores;
+    float *row_tmp; /* per worker, row_tmp_floats each: the fused ops' row buffer */
+    size_t row_tmp_floats;
     int8_t *act_q;
     float *act_scale;
     int last_tokens;
@@ -249,6 +256,16 @@ static int load_norm(qk_gemma_model *m, const char *name, int64_t n, const float
     return 0;
 }
 
+/* A kernel that made its own packed copy never reads the file's blocks again: the pages wholly
+ * inside the tensor are dropped from this process (a file mapping: a later read would only fault
+ * them back in from the page cache), so the resident footprint counts the weights once. */
+static void release_file_pages(const uint8_t *p, uint64_t n) {
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    const uintptr_t b = ((uintptr_t)p + page - 1) & ~(page - 1);
+    const uintptr_t e = ((uintptr_t)p + n) & ~(page - 1);
+    if (e > b) (void)madvise((void *)b, e - b, MADV_DONTNEED);
+}
+
 static int load_weight(qk_gemma_model *m, const char *name, int64_t cols, int64_t rows,
                        qk_gemma_weight *w, qk_error *err) {
     const qk_gguf_tensor *t = qk_gguf_find_tensor(&m->gguf, name);
@@ -279,6 +296,7 @@ static int load_weight(qk_gemma_model *m, const char *name, int64_t cols, int64_
         return qk_fail(err, "kernel %s/%s: prepare failed for %s", m->opt.kernel->variant,
                        m->opt.kernel->isa, name);
     m->prepared_bytes += w->q8.prepared_bytes;
+    if (w->q8.packed && m->gguf.map_owned) release_file_pages(t->data, t->nbytes);
     return 0;
 }
 
@@ -329,6 +347,13 @@ int qk_gemma_load(qk_gemma_model **out, const char *path, const qk_gemma_options
     qk_gemma_model *m = calloc(1, sizeof *m);
     if (!m) return qk_fail(err, "out of memory");
     m->opt = *opt;
+    const int int8 = opt->path == QK_PATH_INT8;
+    m->ops = qk_row_ops_for_isa(int8 ? opt->kernel->isa : "scalar");
+    m->fused = int8 && (opt->kernel->flags & QK_KERNEL_FUSED_ACT);
+    if (!m->ops) {
+        free(m);
+        return qk_fail(err, "no row operations for ISA %s", int8 ? opt->kernel->isa : "scalar");
+    }
     if (qk_gguf_open(&m->gguf, path, err)) {
         free(m);
         return -1;
@@ -365,7 +390,7 @@ static void free_scratch(qk_gemma_model *m) {
     float **bufs[] = {&m->h,      &m->a,         &m->q,         &m->k,        &m->v,
                       &m->o,      &m->t,         &m->g,         &m->u,        &m->z,
                       &m->pooled, &m->dense_buf, &m->dense_out, &m->rope_cos, &m->rope_sin,
-                      &m->scores, &m->act_scale};
+                      &m->scores, &m->row_tmp,   &m->act_scale};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
         free(*bufs[i]);
         *bufs[i] = NULL;
@@ -374,6 +399,7 @@ static void free_scratch(qk_gemma_model *m) {
     m->act_q = NULL;
     m->cap_tokens = m->cap_workers = 0;
     m->scratch_bytes = 0;
+    m->row_tmp_floats = 0;
 }
 
 void qk_gemma_free(qk_gemma_model *m) {
@@ -482,6 +508,7 @@ int qk_gemma_reserve(qk_gemma_model *m, int n_tokens, int n_workers, qk_error *e
         {&m->rope_cos, 2 * N * (size_t)c->n_rot / 2},
         {&m->rope_sin, 2 * N * (size_t)c->n_rot / 2},
         {&m->scores, (size_t)n_workers * N},
+        {&m->row_tmp, (size_t)n_workers * widest},
         {&m->act_scale, N * (widest / QK8_0 + 1)},
     };
     /* the whole size first (dimensions are <= 2^30 each, n_head * head_dim too: no overflow), so a
@@ -511,6 +538,7 @@ int qk_gemma_reserve(qk_gemma_model *m, int n_tokens, int n_workers, qk_error *e
         return qk_fail(err, "out of memory for %d-token scratch buffers", n_tokens);
     }
     m->scratch_bytes = total + qbytes;
+    m->row_tmp_floats = widest;
     m->cap_tokens = n_tokens;
     m->cap_workers = n_workers;
     return 0;
@@ -539,29 +567,85 @@ static void run_parallel(const qk_exec *ex, int n, int grain, qk_range_fn fn, vo
 }
 
 int qk_matmul_grain(const qk_kernel *k, int rows, int n_workers) {
-    const int block = k && k->row_block > 1 ? k->row_block : 1;
+    /* a multiple of the row block and of 16 rows (one 64-byte line of float outputs per token), so
+     * no two chunks write the same cache line */
+    int unit = k && k->row_block > 1 ? k->row_block : 1;
+    while (unit % 16) unit += k && k->row_block > 1 ? k->row_block : 1;
     int grain = rows / (4 * (n_workers > 1 ? n_workers : 1));
-    grain -= grain % block;
-    return grain > block ? grain : block;
+    grain -= grain % unit;
+    return grain > unit ? grain : unit;
 }
 
-/* RMSNorm as ggml computes it: sum of squares in double, mean as float, x * (1/sqrtf(mean + eps)) *
- * w. */
-static void rms_norm(float *dst, const float *x, const float *w, int n, float eps) {
-    double sum = 0.0;
-    for (int i = 0; i < n; i++) sum += (double)x[i] * (double)x[i];
-    const float mean = (float)(sum / n);
-    const float scale = 1.0f / sqrtf(mean + eps);
-    for (int i = 0; i < n; i++) dst[i] = x[i] * scale * w[i];
+/* Token rows per chunk of a row-wise loop: about four chunks per worker. */
+static int token_grain(const qk_exec *ex, int n_tokens) {
+    const int g = n_tokens / (4 * (ex->n_workers > 1 ? ex->n_workers : 1));
+    return g > 1 ? g : 1;
 }
 
-static void rms_norm_rows(float *dst, const float *x, const float *w, int rows, int n, float eps) {
-    for (int r = 0; r < rows; r++) rms_norm(dst + (size_t)r * n, x + (size_t)r * n, w, n, eps);
+/* One row-wise operation over token rows: which one is `kind`. Rows are independent, so any split
+ * gives the same bits. */
+typedef enum {
+    ROWS_NORM,          /* dst = rms_norm(x, w) */
+    ROWS_QUANTIZE,      /* act <- quantize(x) */
+    ROWS_NORM_QUANTIZE, /* act <- quantize(rms_norm(x, w)), fused */
+    ROWS_GEGLU,         /* dst = gelu(x) * u */
+    ROWS_GEGLU_QUANTIZE /* act <- quantize(gelu(x) * u), fused */
+} rows_kind;
+
+typedef struct {
+    const qk_gemma_model *m;
+    rows_kind kind;
+    const float *x, *w, *u;
+    float *dst;
+    int n; /* row width */
+} rows_job;
+
+static void rows_body(void *arg, int t0, int t1, int worker) {
+    const rows_job *j = arg;
+    const qk_gemma_model *m = j->m;
+    const qk_row_ops *ops = m->ops;
+    const int n = j->n, gran = m->opt.act_granularity;
+    const size_t n_scales = gran == QK_ACT_PER_BLOCK ? (size_t)n / QK8_0 : 1;
+    float *tmp = m->row_tmp + (size_t)worker * m->row_tmp_floats;
+    for (int t = t0; t < t1; t++) {
+        const size_t off = (size_t)t * n;
+        int8_t *q = m->act_q + off;
+        float *scale = m->act_scale + (size_t)t * n_scales;
+        switch (j->kind) {
+        case ROWS_NORM:
+            ops->rms_norm(j->dst + off, j->x + off, j->w, n, m->cfg.eps);
+            break;
+        case ROWS_QUANTIZE:
+            ops->quantize(j->x + off, n, q, scale, gran);
+            break;
+        case ROWS_NORM_QUANTIZE:
+            ops->rms_norm_quantize(j->x + off, j->w, n, m->cfg.eps, tmp, q, scale, gran);
+            break;
+        case ROWS_GEGLU:
+            ops->geglu(j->dst + off, j->x + off, j->u + off, n);
+            break;
+        case ROWS_GEGLU_QUANTIZE:
+            ops->geglu_quantize(j->x + off, j->u + off, n, tmp, q, scale, gran);
+            break;
+        }
+    }
 }
 
-static float gelu_tanh(float x) {
-    const float c = 0.7978845608028654f; /* sqrt(2/pi) */
-    return 0.5f * x * (1.0f + tanhf(c * (x + 0.044715f * x * x * x)));
+static void run_rows(qk_gemma_model *m, const qk_exec *ex, qk_op op, rows_kind kind, const float *x,
+                     const float *w, const float *u, float *dst, int n_tokens, int n) {
+    PROF_BEGIN(ex);
+    rows_job job = {m, kind, x, w, u, dst, n};
+    run_parallel(ex, n_tokens, token_grain(ex, n_tokens), rows_body, &job);
+    PROF_END(ex, op);
+}
+
+/* The quantised activations the kernels read: m->act_q / m->act_scale, n_tokens x cols. */
+static qk_act_i8 act_view(const qk_gemma_model *m, int n_tokens, int cols) {
+    return (qk_act_i8){.q = m->act_q,
+                       .scale = m->act_scale,
+                       .n_tokens = n_tokens,
+                       .cols = cols,
+                       .granularity = m->opt.act_granularity};
 }
 
 /* FP32 path: dst[t*rows + r] = W[r] . x[t]. Eight partial sums let the compiler vectorise. */
@@ -600,26 +684,6 @@ static void matmul_i8_rows(void *arg, int r0, int r1, int worker) {
     j->kernel->matmul(j->dst, &j->w->q8, j->act, r0, r1);
 }
 
-/* Quantises n_tokens rows of width cols into the model's int8 scratch (INT8 path). */
-static void quantize_act(qk_gemma_model *m, const float *x, int n_tokens, int cols,
-                         qk_act_i8 *act) {
-    const int per_block = m->opt.act_granularity == QK_ACT_PER_BLOCK;
-    const int n_scales = per_block ? cols / QK8_0 : 1;
-    for (int t = 0; t < n_tokens; t++) {
-        const float *xt = x + (size_t)t * cols;
-        int8_t *qt = m->act_q + (size_t)t * cols;
-        if (per_block)
-            qk_quantize_act_block(xt, cols, qt, m->act_scale + (size_t)t * n_scales);
-        else
-            qk_quantize_act_token(xt, cols, qt, m->act_scale + t);
-    }
-    act->q = m->act_q;
-    act->scale = m->act_scale;
-    act->n_tokens = n_tokens;
-    act->cols = cols;
-    act->granularity = m->opt.act_granularity;
-}
-
 /* dst = W x. On the INT8 path `act` is x already quantised (callers share one quantisation between
  * matrices with the same input, e.g. Q/K/V and gate/up). */
 static void matmul(qk_gemma_model *m, const qk_exec *ex, qk_op op, const qk_gemma_weight *w,
@@ -631,12 +695,25 @@ static void matmul(qk_gemma_model *m, const qk_exec *ex, qk_op op, const qk_gemm
     PROF_END(ex, op);
 }
 
+/* INT8 path: quantises n_tokens rows of x (width cols) for the next matmuls. */
 static void prepare_input(qk_gemma_model *m, const qk_exec *ex, const float *x, int n_tokens,
                           int cols, qk_act_i8 *act) {
     if (m->opt.path != QK_PATH_INT8) return;
-    PROF_BEGIN(ex);
-    quantize_act(m, x, n_tokens, cols, act);
-    PROF_END(ex, QK_OP_QUANTIZE);
+    run_rows(m, ex, QK_OP_QUANTIZE, ROWS_QUANTIZE, x, NULL, NULL, NULL, n_tokens, cols);
+    *act = act_view(m, n_tokens, cols);
+}
+
+/* The matmul input RMSNorm(x, w) for n_tokens rows of width n: in `dst` (FP32 path, or INT8 with
+ * separate passes: norm, then quantisation), or straight into the int8 activations (fused). */
+static void norm_input(qk_gemma_model *m, const qk_exec *ex, const float *x, const float *w,
+                       float *dst, int n_tokens, int n, qk_act_i8 *act) {
+    if (m->fused) {
+        run_rows(m, ex, QK_OP_NORM_QUANTIZE, ROWS_NORM_QUANTIZE, x, w, NULL, NULL, n_tokens, n);
+        *act = act_view(m, n_tokens, n);
+        return;
+    }
+    run_rows(m, ex, QK_OP_NORM, ROWS_NORM, x, w, NULL, dst, n_tokens, n);
+    prepare_input(m, ex, dst, n_tokens, n, act);
 }
 
 /* NeoX RoPE tables for both bases: angle p * base^(-2i/n_rot), formed as ggml does (iterative float
@@ -672,12 +749,58 @@ typedef struct {
     int n_tokens, sliding;
 } attn_job;
 
+/* Per token: the per-head q/k RMSNorms (one shared weight vector per kind). */
+typedef struct {
+    qk_gemma_model *m;
+    const qk_gemma_layer *L;
+} qk_norm_job;
+
+static void qk_norm_body(void *arg, int p0, int p1, int worker) {
+    (void)worker;
+    const qk_norm_job *j = arg;
+    qk_gemma_model *m = j->m;
+    const qk_gemma_config *c = &m->cfg;
+    const int D = c->head_dim, H = c->n_head, HKV = c->n_head_kv;
+    for (int p = p0; p < p1; p++) {
+        for (int h = 0; h < H; h++) {
+            float *qh = m->q + ((size_t)p * H + h) * D;
+            m->ops->rms_norm(qh, qh, j->L->q_norm, D, c->eps);
+        }
+        for (int h = 0; h < HKV; h++) {
+            float *kh = m->k + ((size_t)p * HKV + h) * D;
+            m->ops->rms_norm(kh, kh, j->L->k_norm, D, c->eps);
+        }
+    }
+}
+
+/* Per token: RoPE on q and k, then the attention scale on q. */
+static void rope_body(void *arg, int p0, int p1, int worker) {
+    (void)worker;
+    const attn_job *j = arg;
+    qk_gemma_model *m = j->m;
+    const qk_gemma_config *c = &m->cfg;
+    const int N = j->n_tokens, D = c->head_dim, H = c->n_head, HKV = c->n_head_kv;
+    const int half = c->n_rot / 2;
+    const float scale = 1.0f / sqrtf((float)D);
+    for (int p = p0; p < p1; p++) {
+        const size_t off = ((size_t)(j->sliding ? 1 : 0) * N + p) * half;
+        const float *cs = m->rope_cos + off, *sn = m->rope_sin + off;
+        for (int h = 0; h < H; h++) {
+            float *qh = m->q + ((size_t)p * H + h) * D;
+            rope_apply(qh, cs, sn, half);
+            for (int d = 0; d < D; d++) qh[d] *= scale;
+        }
+        for (int h = 0; h < HKV; h++) rope_apply(m->k + ((size_t)p * HKV + h) * D, cs, sn, half);
+    }
+}
+
 /* One (head, query) pair per item: scores over the visible keys, softmax, weighted sum of values.
  */
 static void attention_items(void *arg, int i0, int i1, int worker) {
     const attn_job *j = arg;
     const qk_gemma_model *m = j->m;
     const qk_gemma_config *c = &m->cfg;
+    const qk_row_ops *ops = m->ops;
     const int N = j->n_tokens, D = c->head_dim, H = c->n_head, group = c->n_head / c->n_head_kv;
     const int QD = H * D, KD = c->n_head_kv * D, radius = c->n_swa / 2;
     float *scores = m->scores + (size_t)worker * m->cap_tokens;
@@ -691,9 +814,7 @@ static void attention_items(void *arg, int i0, int i1, int worker) {
         }
         float mx = -INFINITY;
         for (int b = b0; b <= b1; b++) {
-            const float *kb = m->k + (size_t)b * KD + (size_t)kvh * D;
-            float s = 0.0f;
-            for (int d = 0; d < D; d++) s += qa[d] * kb[d];
+            const float s = ops->dot(qa, m->k + (size_t)b * KD + (size_t)kvh * D, D);
             scores[b] = s;
             if (s > mx) mx = s;
         }
@@ -705,94 +826,79 @@ static void attention_items(void *arg, int i0, int i1, int worker) {
         const float inv = (float)(1.0 / sum);
         float *oa = m->o + (size_t)a * QD + (size_t)h * D;
         for (int d = 0; d < D; d++) oa[d] = 0.0f;
-        for (int b = b0; b <= b1; b++) {
-            const float p = scores[b] * inv;
-            const float *vb = m->v + (size_t)b * KD + (size_t)kvh * D;
-            for (int d = 0; d < D; d++) oa[d] += p * vb[d];
-        }
+        for (int b = b0; b <= b1; b++)
+            ops->axpy(oa, scores[b] * inv, m->v + (size_t)b * KD + (size_t)kvh * D, D);
     }
 }
 
 /* h += RMSNorm(t, w): the post-attention and post-FFN steps (spec section 4.3, steps 8 and 10). */
+typedef struct {
+    qk_gemma_model *m;
+} residual_job;
+
+static void residual_body(void *arg, int t0, int t1, int worker) {
+    (void)worker;
+    const residual_job *j = arg;
+    const size_t E = (size_t)j->m->cfg.n_embd;
+    float *h = j->m->h, *t = j->m->t;
+    for (size_t i = (size_t)t0 * E; i < (size_t)t1 * E; i++) h[i] += t[i];
+}
+
 static void post_norm_residual(qk_gemma_model *m, const qk_exec *ex, const float *w, int N) {
     const int E = m->cfg.n_embd;
-    {
-        PROF_BEGIN(ex);
-        rms_norm_rows(m->t, m->t, w, N, E, m->cfg.eps);
-        PROF_END(ex, QK_OP_NORM);
-    }
-    {
-        PROF_BEGIN(ex);
-        for (size_t i = 0; i < (size_t)N * E; i++) m->h[i] += m->t[i];
-        PROF_END(ex, QK_OP_RESIDUAL);
-    }
+    run_rows(m, ex, QK_OP_NORM, ROWS_NORM, m->t, w, NULL, m->t, N, E);
+    PROF_BEGIN(ex);
+    residual_job job = {m};
+    run_parallel(ex, N, token_grain(ex, N), residual_body, &job);
+    PROF_END(ex, QK_OP_RESIDUAL);
 }
 
 static void layer_forward(qk_gemma_model *m, const qk_exec *ex, int il, int N) {
     const qk_gemma_config *c = &m->cfg;
     const qk_gemma_layer *L = &m->layers[il];
-    const int E = c->n_embd, F = c->n_ff, D = c->head_dim, H = c->n_head, HKV = c->n_head_kv;
-    const int QD = H * D, KD = HKV * D, half = c->n_rot / 2;
+    const int E = c->n_embd, F = c->n_ff, D = c->head_dim, H = c->n_head;
+    const int QD = H * D;
     const int sliding = c->sliding[il];
     qk_act_i8 act;
 
-    { /* 1. pre-attention norm */
-        PROF_BEGIN(ex);
-        rms_norm_rows(m->a, m->h, L->attn_norm, N, E, c->eps);
-        PROF_END(ex, QK_OP_NORM);
-    }
-    /* 2. projections, one quantisation of the shared input */
-    prepare_input(m, ex, m->a, N, E, &act);
+    /* 1-2. pre-attention norm, then the projections from one quantisation of the shared input */
+    norm_input(m, ex, m->h, L->attn_norm, m->a, N, E, &act);
     matmul(m, ex, QK_OP_MATMUL_Q, &L->wq, m->a, &act, N, m->q);
     matmul(m, ex, QK_OP_MATMUL_K, &L->wk, m->a, &act, N, m->k);
     matmul(m, ex, QK_OP_MATMUL_V, &L->wv, m->a, &act, N, m->v);
-    { /* 3. per-head q/k norms (one shared weight vector per kind) */
+    { /* 3. per-head q/k norms */
         PROF_BEGIN(ex);
-        rms_norm_rows(m->q, m->q, L->q_norm, N * H, D, c->eps);
-        rms_norm_rows(m->k, m->k, L->k_norm, N * HKV, D, c->eps);
+        qk_norm_job job = {m, L};
+        run_parallel(ex, N, token_grain(ex, N), qk_norm_body, &job);
         PROF_END(ex, QK_OP_QK_NORM);
     }
+    attn_job job = {m, N, sliding};
     { /* 4-5. RoPE on q and k, then the attention scale on q */
         PROF_BEGIN(ex);
-        const float scale = 1.0f / sqrtf((float)D);
-        for (int p = 0; p < N; p++) {
-            const size_t off = ((size_t)(sliding ? 1 : 0) * N + p) * half;
-            const float *cs = m->rope_cos + off, *sn = m->rope_sin + off;
-            for (int h = 0; h < H; h++) {
-                float *qh = m->q + (size_t)p * QD + (size_t)h * D;
-                rope_apply(qh, cs, sn, half);
-                for (int d = 0; d < D; d++) qh[d] *= scale;
-            }
-            for (int h = 0; h < HKV; h++)
-                rope_apply(m->k + (size_t)p * KD + (size_t)h * D, cs, sn, half);
-        }
+        run_parallel(ex, N, token_grain(ex, N), rope_body, &job);
         PROF_END(ex, QK_OP_ROPE);
     }
-    { /* 6. attention */
+    { /* 6. attention, (head, query) pairs across the workers */
         PROF_BEGIN(ex);
-        attn_job job = {m, N, sliding};
-        run_parallel(ex, H * N, 4, attention_items, &job);
+        run_parallel(ex, H * N, token_grain(ex, H * N), attention_items, &job);
         PROF_END(ex, QK_OP_ATTENTION);
     }
     /* 7-8. output projection, post-attention norm, residual */
     prepare_input(m, ex, m->o, N, QD, &act);
     matmul(m, ex, QK_OP_MATMUL_O, &L->wo, m->o, &act, N, m->t);
     post_norm_residual(m, ex, L->post_attn_norm, N);
-    /* 9. GeGLU feed-forward */
-    {
-        PROF_BEGIN(ex);
-        rms_norm_rows(m->a, m->h, L->ffn_norm, N, E, c->eps);
-        PROF_END(ex, QK_OP_NORM);
-    }
-    prepare_input(m, ex, m->a, N, E, &act);
+    /* 9. GeGLU feed-forward: gate and up from one quantisation, then GELU(gate) * up as the down
+     * projection's input (fused: quantised as it is made) */
+    norm_input(m, ex, m->h, L->ffn_norm, m->a, N, E, &act);
     matmul(m, ex, QK_OP_MATMUL_GATE, &L->gate, m->a, &act, N, m->g);
     matmul(m, ex, QK_OP_MATMUL_UP, &L->up, m->a, &act, N, m->u);
-    {
-        PROF_BEGIN(ex);
-        for (size_t i = 0; i < (size_t)N * F; i++) m->g[i] = gelu_tanh(m->g[i]) * m->u[i];
-        PROF_END(ex, QK_OP_GELU);
+    if (m->fused) {
+        run_rows(m, ex, QK_OP_GELU_QUANTIZE, ROWS_GEGLU_QUANTIZE, m->g, NULL, m->u, NULL, N, F);
+        act = act_view(m, N, F);
+    } else {
+        run_rows(m, ex, QK_OP_GELU, ROWS_GEGLU, m->g, NULL, m->u, m->g, N, F);
+        prepare_input(m, ex, m->g, N, F, &act);
     }
-    prepare_input(m, ex, m->g, N, F, &act);
     matmul(m, ex, QK_OP_MATMUL_DOWN, &L->down, m->g, &act, N, m->t);
     /* 10. post-FFN norm, residual */
     post_norm_residual(m, ex, L->post_ffw_norm, N);
@@ -831,11 +937,7 @@ int qk_gemma_embed(qk_gemma_model *m, const int32_t *tokens, int n_tokens, float
     }
     for (int il = 0; il < c->n_layer; il++) layer_forward(m, ex, il, N);
 
-    {
-        PROF_BEGIN(ex);
-        rms_norm_rows(m->z, m->h, m->output_norm, N, E, c->eps);
-        PROF_END(ex, QK_OP_NORM);
-    }
+    run_rows(m, ex, QK_OP_NORM, ROWS_NORM, m->h, m->output_norm, NULL, m->z, N, E);
     { /* mean pooling over every token */
         PROF_BEGIN(ex);
         for (int e = 0; e < E; e++) m->pooled[e] = 0.0f;
