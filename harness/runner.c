@@ -542,7 +542,8 @@ static int measure_group(run_ctx *rc, entry *g, int n, int done, int total, doub
     rc->cur_pool = pool;
     for (int i = 0; i < n; i++) {
         if (g[i].skipped) continue;
-        if (g[i].cfg.peer && setup_entry(rc, &g[i], err)) {
+        const int src = setup_entry(rc, &g[i], err);
+        if (src && g[i].cfg.peer) {
             /* the peer failing to load is not our failure: recorded, the rest goes on */
             g[i].skipped = 1;
             snprintf(g[i].skip_reason, sizeof g[i].skip_reason, "skipped: %s", err->msg);
@@ -550,7 +551,7 @@ static int measure_group(run_ctx *rc, entry *g, int n, int done, int total, doub
             release_entry(&g[i]);
             continue;
         }
-        if (setup_entry(rc, &g[i], err)) return qk_fail_prefix(err, "%s", g[i].cfg.name);
+        if (src) return qk_fail_prefix(err, "%s", g[i].cfg.name);
         g[i].real = calloc((size_t)reps, sizeof(double));
         g[i].cpu = calloc((size_t)reps, sizeof(double));
         g[i].counters = calloc((size_t)reps * (rc->counters.n_events + 1), sizeof(long long));
