@@ -109,6 +109,9 @@ typedef struct {
     qk_footprint footprint;
     /* the llama.cpp peer (cfg.peer) */
     qk_peer_llama *peer;
+    double decode_s;      /* the last pass's llama_decode call alone */
+    double *decode;       /* [reps] of those (the timed region also fills the batch, fetches and
+                             normalises the embedding, as ours does) */
     json_t *peer_info;    /* library, version, binding (kept after release) */
     double peer_cos_fp32; /* its embedding against our FP32 path (NAN: not measured) */
     double peer_cos_best; /* ... against the group's fastest int8 kernel */
@@ -258,6 +261,8 @@ static int setup_entry(run_ctx *rc, entry *e, qk_error *err) {
 static void release_entry(entry *e) {
     qk_peer_llama_close(e->peer);
     e->peer = NULL;
+    free(e->decode);
+    e->decode = NULL;
     qk_gemma_free(e->model);
     free(e->real);
     free(e->cpu);
@@ -286,7 +291,8 @@ static void kernel_rows(void *arg, int r0, int r1, int worker) {
 /* One timed pass of a configuration. */
 static int run_once(run_ctx *rc, entry *e, qk_exec *ex, qk_error *err) {
     if (e->cfg.peer)
-        return qk_peer_llama_embed(e->peer, rc->tokens, e->cfg.seq_len, e->embedding, NULL, err);
+        return qk_peer_llama_embed(e->peer, rc->tokens, e->cfg.seq_len, e->embedding, &e->decode_s,
+                                   err);
     if (e->cfg.rows == 0)
         return qk_gemma_embed(e->model, rc->tokens, e->cfg.seq_len, e->embedding, ex, err);
     if (e->cfg.path == QK_PATH_FP32)
@@ -363,6 +369,7 @@ static void add_entry_results(run_ctx *rc, qk_results *res, entry *e, int reps) 
                             qk_counters_to_json(ctr, ctr->available && !e->cfg.peer
                                                          ? e->counters + (size_t)r * ctr->n_events
                                                          : NULL));
+        if (e->decode) json_object_set_new(x, "decode_ms", json_real(1e3 * e->decode[r]));
         qk_results_add_repetition(res, e->cfg.name, r, reps, e->real[r], e->cpu[r], x);
         json_decref(x);
     }
@@ -555,7 +562,9 @@ static int measure_group(run_ctx *rc, entry *g, int n, int done, int total, doub
         g[i].real = calloc((size_t)reps, sizeof(double));
         g[i].cpu = calloc((size_t)reps, sizeof(double));
         g[i].counters = calloc((size_t)reps * (rc->counters.n_events + 1), sizeof(long long));
-        if (!g[i].real || !g[i].cpu || !g[i].counters) return qk_fail(err, "out of memory");
+        if (g[i].cfg.peer) g[i].decode = calloc((size_t)reps, sizeof(double));
+        if (!g[i].real || !g[i].cpu || !g[i].counters || (g[i].cfg.peer && !g[i].decode))
+            return qk_fail(err, "out of memory");
     }
     /* warm-ups (discarded): page in the weights, warm caches and the pool */
     for (int w = 0; w < rc->warmups && !interrupted; w++)
@@ -592,6 +601,7 @@ static int measure_group(run_ctx *rc, entry *g, int n, int done, int total, doub
             }
             e->real[r] = t1 - t0;
             e->cpu[r] = c1 - c0;
+            if (e->decode) e->decode[r] = e->decode_s;
         }
     }
     free(order);
