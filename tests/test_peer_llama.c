@@ -2,9 +2,15 @@
  * by scripts/install-peer.sh and compiled in) its embedding of BOS..EOS sequences of the tiny test
  * model matches our FP32 path at cosine >= 0.999, pinned to the PUs asked for. The tests that
  * need the library are skipped, with the reason, when it is not there. */
+#define _GNU_SOURCE /* pthread_getaffinity_np */
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../harness/refdata.h"
 #include "../harness/peer_llama.h"
@@ -87,4 +93,62 @@ Test(peer_llama, matches_our_fp32_path_on_tiny_model) {
     json_decref(info);
     qk_peer_llama_close(p);
     qk_gemma_free(m);
+}
+
+/* Threads of this process whose allowed CPUs are exactly `list` ("1"). */
+static int threads_allowed_exactly(const char *list) {
+    DIR *d = opendir("/proc/self/task");
+    cr_assert_not_null(d);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        char path[300], line[512];
+        snprintf(path, sizeof path, "/proc/self/task/%s/status", de->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        while (fgets(line, sizeof line, f))
+            if (!strncmp(line, "Cpus_allowed_list:", 18)) {
+                char *v = line + 18;
+                while (*v == ' ' || *v == '\t') v++;
+                v[strcspn(v, "\n")] = 0;
+                n += !strcmp(v, list);
+            }
+        fclose(f);
+    }
+    closedir(d);
+    return n;
+}
+
+/* Pinned to one PU, the threadpool's worker runs there only, and the calling thread keeps the
+ * binding it had (ggml would move it onto the threadpool's PUs). */
+Test(peer_llama, threadpool_pinned_and_caller_binding_kept) {
+    if (skip_unless_installed()) return;
+    const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    const int pu = ncpu > 1 ? 1 : 0;
+    char want[16];
+    snprintf(want, sizeof want, "%d", pu);
+    cpu_set_t before, after;
+    cr_assert_eq(pthread_getaffinity_np(pthread_self(), sizeof before, &before), 0);
+    const int pinned_before = threads_allowed_exactly(want);
+    qk_peer_llama *p;
+    qk_error err;
+    const int cpus[] = {pu};
+    cr_assert_eq(qk_peer_llama_open(&p, NULL, TINY, 2, 8, cpus, 1, &err), 0, "%s", err.msg);
+    const int32_t toks[] = {2, 92, 349, 1};
+    float out[64];
+    cr_assert_eq(qk_peer_llama_embed(p, toks, 4, out, NULL, &err), 0, "%s", err.msg);
+    cr_expect_geq(threads_allowed_exactly(want), pinned_before + 1,
+                  "no ggml worker thread bound to PU %s only", want);
+    cr_assert_eq(pthread_getaffinity_np(pthread_self(), sizeof after, &after), 0);
+    cr_expect(CPU_EQUAL(&before, &after), "the calling thread's binding changed");
+    cr_expect_str_eq(qk_peer_llama_binding(p),
+                     pu ? "cpumask 1 (non-strict), poll 0" : "cpumask 0 (non-strict), poll 0");
+    qk_peer_llama_close(p);
+
+    /* no PUs given: not pinned, and the record says so */
+    cr_assert_eq(qk_peer_llama_open(&p, NULL, TINY, 1, 8, NULL, 0, &err), 0, "%s", err.msg);
+    cr_expect(!qk_peer_llama_pinned(p));
+    cr_expect(!strncmp(qk_peer_llama_binding(p), "not pinned", 10), "%s", qk_peer_llama_binding(p));
+    qk_peer_llama_close(p);
 }
