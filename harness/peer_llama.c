@@ -222,6 +222,8 @@ struct qk_peer_llama {
     struct ggml_threadpool *tp;
     struct llama_batch batch;
     int n_threads, max_tokens, dim, pinned;
+    int have_main_set;
+    cpu_set_t main_set; /* where ggml puts the calling thread (its worker 0) while it computes */
     char binding[256];
 };
 
@@ -299,7 +301,7 @@ int qk_peer_llama_open(qk_peer_llama **out, const char *library, const char *mod
     } else {
         struct ggml_threadpool_params tpp = L.ggml_threadpool_params_default(n_threads);
         tpp.poll = PEER_POLL;
-        tpp.strict_cpu = false;
+        tpp.strict_cpu = true; /* one PU per thread, as our pool does */
         memset(tpp.cpumask, 0, sizeof tpp.cpumask);
         int sorted[GGML_MAX_N_THREADS], n_sorted = 0, ok = n_cpus > 0 && cpus;
         for (int i = 0; ok && i < n_cpus; i++) {
@@ -310,6 +312,12 @@ int qk_peer_llama_open(qk_peer_llama **out, const char *library, const char *mod
         }
         if (!ok) memset(tpp.cpumask, 0, sizeof tpp.cpumask);
         p->tp = L.threadpool_new(&tpp);
+        /* ggml placed its workers 1..n-1 on the mask's PUs in ascending order and the caller (its
+         * worker 0) on the next one: keep that PU for the decode calls, give the caller back its
+         * own binding in between (our pool's worker 0 is this thread) */
+        p->have_main_set =
+            ok && p->tp &&
+            pthread_getaffinity_np(pthread_self(), sizeof p->main_set, &p->main_set) == 0;
         if (have_saved) restore_affinity(&saved);
         if (!p->tp) {
             qk_peer_llama_close(p);
@@ -321,8 +329,8 @@ int qk_peer_llama_open(qk_peer_llama **out, const char *library, const char *mod
             qsort(sorted, (size_t)n_sorted, sizeof *sorted, cmp_int);
             char list[200];
             cpu_list(sorted, n_sorted, list, sizeof list);
-            snprintf(p->binding, sizeof p->binding, "cpumask %s (non-strict), poll %d", list,
-                     PEER_POLL);
+            snprintf(p->binding, sizeof p->binding, "cpumask %s (strict: a PU per thread), poll %d",
+                     list, PEER_POLL);
             p->pinned = 1;
         } else {
             snprintf(p->binding, sizeof p->binding, "not pinned (%s), poll %d",
@@ -356,6 +364,8 @@ int qk_peer_llama_embed(qk_peer_llama *p, const int32_t *tokens, int n, float *o
     L.llama_memory_clear(L.llama_get_memory(p->ctx), true);
     cpu_set_t saved;
     const int have_saved = pthread_getaffinity_np(pthread_self(), sizeof saved, &saved) == 0;
+    if (p->have_main_set && have_saved && !CPU_EQUAL(&saved, &p->main_set))
+        pthread_setaffinity_np(pthread_self(), sizeof p->main_set, &p->main_set);
     last_error[0] = 0;
     /* a model without encoder (gemma-embedding): llama_decode, which runs the non-causal graph */
     const double t0 = now_s();

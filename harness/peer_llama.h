@@ -9,10 +9,13 @@
  *
  * One instance: one model, one context (n_ctx = n_batch = n_ubatch = max_tokens, embeddings on,
  * mean pooling), n_threads threads in a ggml threadpool of our own. When cpus are given, the
- * threadpool's cpumask is exactly those PUs (non-strict: each of its threads may run on any of
- * them), its polling is 0 (idle threads sleep, they do not spin against ours), and the calling
- * thread keeps its own binding (ggml would move it; it is put back). llama.cpp's log is silenced;
- * its last error line is kept for messages. Not thread-safe: use from one thread. */
+ * threadpool's cpumask is exactly those PUs, strict (one PU per thread, as our pool binds: ggml
+ * puts its workers 1..n-1 on the PUs in ascending order and the calling thread, its worker 0, on
+ * the next), its polling is 0 (idle threads sleep, they do not spin against ours). The calling
+ * thread is moved onto ggml's PU for each decode call and given back its own binding after it (our
+ * pool's worker 0 is that thread). llama.cpp's log is silenced; its last error line is kept for
+ * messages. Not thread-safe: use from one thread.
+ */
 #ifndef QK_HARNESS_PEER_LLAMA_H
 #define QK_HARNESS_PEER_LLAMA_H
 
@@ -53,7 +56,7 @@ int qk_peer_llama_embed(qk_peer_llama *p, const int32_t *tokens, int n, float *o
                         qk_error *err);
 
 int qk_peer_llama_dim(const qk_peer_llama *p);
-/* How it is bound: "cpumask 0-1 (non-strict), poll 0" or "not pinned (...)". */
+/* How it is bound: "cpumask 0-1 (strict: a PU per thread), poll 0" or "not pinned (...)". */
 const char *qk_peer_llama_binding(const qk_peer_llama *p);
 int qk_peer_llama_pinned(const qk_peer_llama *p);
 /* New object: library path, version, llama.cpp commit (when the headers recorded it), system info

@@ -142,8 +142,8 @@ Test(peer_llama, threadpool_pinned_and_caller_binding_kept) {
                   "no ggml worker thread bound to PU %s only", want);
     cr_assert_eq(pthread_getaffinity_np(pthread_self(), sizeof after, &after), 0);
     cr_expect(CPU_EQUAL(&before, &after), "the calling thread's binding changed");
-    cr_expect_str_eq(qk_peer_llama_binding(p),
-                     pu ? "cpumask 1 (non-strict), poll 0" : "cpumask 0 (non-strict), poll 0");
+    cr_expect_str_eq(qk_peer_llama_binding(p), pu ? "cpumask 1 (strict: a PU per thread), poll 0"
+                                                  : "cpumask 0 (strict: a PU per thread), poll 0");
     qk_peer_llama_close(p);
 
     /* no PUs given: not pinned, and the record says so */
