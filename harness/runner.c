@@ -540,6 +540,13 @@ static void progress(double done, double total, const char *name, int rep, int r
             100 * frac, name, rep, reps, el, eta, tty ? "" : "\n");
 }
 
+/* The peer failing is not our failure: it is recorded as skipped, and the group goes on. */
+static void peer_failed(entry *e, const qk_error *err) {
+    e->skipped = 1;
+    snprintf(e->skip_reason, sizeof e->skip_reason, "skipped: %s", err->msg);
+    fprintf(stderr, "\nqkbench run: %s: %s\n", e->cfg.name, err->msg);
+}
+
 static int measure_group(run_ctx *rc, entry *g, int n, int done, int total, double started,
                          qk_error *err) {
     const int reps = rc->reps;
@@ -551,10 +558,7 @@ static int measure_group(run_ctx *rc, entry *g, int n, int done, int total, doub
         if (g[i].skipped) continue;
         const int src = setup_entry(rc, &g[i], err);
         if (src && g[i].cfg.peer) {
-            /* the peer failing to load is not our failure: recorded, the rest goes on */
-            g[i].skipped = 1;
-            snprintf(g[i].skip_reason, sizeof g[i].skip_reason, "skipped: %s", err->msg);
-            fprintf(stderr, "\nqkbench run: %s\n", err->msg);
+            peer_failed(&g[i], err);
             release_entry(&g[i]);
             continue;
         }
@@ -569,7 +573,10 @@ static int measure_group(run_ctx *rc, entry *g, int n, int done, int total, doub
     /* warm-ups (discarded): page in the weights, warm caches and the pool */
     for (int w = 0; w < rc->warmups && !interrupted; w++)
         for (int i = 0; i < n; i++)
-            if (!g[i].skipped && run_once(rc, &g[i], &ex, err)) return -1;
+            if (!g[i].skipped && run_once(rc, &g[i], &ex, err)) {
+                if (!g[i].cfg.peer) return -1;
+                peer_failed(&g[i], err);
+            }
     int *order = malloc((size_t)n * sizeof *order);
     if (!order) return qk_fail(err, "out of memory");
     for (int r = 0; r < reps && !interrupted; r++) {
@@ -594,6 +601,10 @@ static int measure_group(run_ctx *rc, entry *g, int n, int done, int total, doub
                                      e->counters + (size_t)r * rc->counters.n_events, err)) {
                 free(order);
                 return -1;
+            }
+            if (rcode && e->cfg.peer) {
+                peer_failed(e, err);
+                continue;
             }
             if (rcode) {
                 free(order);
