@@ -86,7 +86,7 @@ static void short_name(char *buf, size_t size, const char *name) {
 static void peer_row(FILE *f, json_t *doc, json_t *med) {
     json_t *ctx = json_object_get(doc, "context");
     const char *name = str_of(med, "run_name");
-    char peer[128], ours[256], ratio[128], cf[32], cb[32];
+    char peer[128], ours[256], ratio[200], cf[32], cb[32];
     fmt_ci(peer, sizeof peer, ms_of(med), agg_ms(doc, name, "ci_lo"), agg_ms(doc, name, "ci_hi"),
            " ms");
     json_t *acc = json_object_get(med, "peer_accuracy");
@@ -103,9 +103,17 @@ static void peer_row(FILE *f, json_t *doc, json_t *med) {
                agg_ms(doc, base, "ci_hi"), " ms");
         snprintf(ours, sizeof ours, "%s: %s", sn, m);
     }
-    if (cmp)
-        fmt_ci(ratio, sizeof ratio, num_of(cmp, "ratio"), num_of(cmp, "ci_lo"),
-               num_of(cmp, "ci_hi"), "x");
+    if (cmp) {
+        const double r = num_of(cmp, "ratio");
+        char ci[96], by[24];
+        fmt_ci(ci, sizeof ci, r, num_of(cmp, "ci_lo"), num_of(cmp, "ci_hi"), "x");
+        fmt_num(by, sizeof by, r >= 1 ? r : 1 / r);
+        if (isfinite(r) && r > 0)
+            snprintf(ratio, sizeof ratio, "%s: %s %sx faster", ci, r >= 1 ? "ours" : "llama.cpp",
+                     by);
+        else
+            snprintf(ratio, sizeof ratio, "%s", ci);
+    }
     json_t *model = json_object_get(ctx, "model");
     fprintf(f, "| %s | %s | %d | %d | %s | %s | %s | %s | %s | %s | %s |\n",
             str_of(ctx, "cpu_model"),
@@ -145,7 +153,7 @@ void qk_report_peer_section(FILE *f, json_t *const *docs, int n_docs) {
                "same sequence.\n\n");
         fprintf(f,
                 "| CPU | model | threads | seq_len | binding | llama.cpp median [95%% CI] | ours: "
-                "fastest kernel, median [95%% CI] | llama.cpp / ours (ours faster by) [95%% CI] | "
+                "fastest kernel, median [95%% CI] | llama.cpp / ours [95%% CI] | "
                 "cosine vs our "
                 "FP32 | cosine vs our kernel | llama.cpp threads |\n");
         fprintf(f, "|---|---|---|---|---|---|---|---|---|---|---|\n");

@@ -390,7 +390,8 @@ Test(report, peer_section_from_fixture) {
     char *md = generate(res, 1, NULL, 0, &out);
     HAS(md, "## llama.cpp peer");
     HAS(md, "| Fixture CPU | synthetic:tiny | 2 | 16 | compact | 50.0 ms [48.0, 52.5] | "
-            "zero-copy/avx2: 40.0 ms [38.5, 41.5] | 1.25x [1.19, 1.31] | 0.999812 | 0.999456 | "
+            "zero-copy/avx2: 40.0 ms [38.5, 41.5] | 1.25x [1.19, 1.31]: ours 1.25x faster | "
+            "0.999812 | 0.999456 | "
             "cpumask 0-1 (strict: a PU per thread), poll 0 |");
     HAS(md, "`libllama.v0.5.0.so` (@node-llama-cpp/linux-x64@3.22.1, llama.cpp commit "
             "0123456789ab)");
