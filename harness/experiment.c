@@ -23,6 +23,7 @@ static const char *const act_names[] = {"token", "block"};
 static const char *const bind_names[] = {"compact", "scatter", "none"};
 static const char *const path_names[] = {"int8", "fp32"};
 static const char *const isa_names[] = {"scalar", "avx2", "avx512vnni"};
+static const char *const peer_names[] = {"none", "llama.cpp"};
 static const char *const presets[] = {"tiny", "embeddinggemma-300m", "embeddinggemma-300m-nodense"};
 static const char *const sections[] = {"experiment", "sweep", "measure"};
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -50,6 +51,8 @@ enum {
     K_ACT_SCALE,
     K_BINDING,
     K_PATH,
+    K_PEER,
+    K_PEER_LIBRARY,
     K_REPETITIONS,
     K_WARMUPS,
     K_QUICK_REPETITIONS,
@@ -75,6 +78,8 @@ static const struct {
     [K_ACT_SCALE] = {"sweep", "act_scale"},
     [K_BINDING] = {"sweep", "binding"},
     [K_PATH] = {"sweep", "path"},
+    [K_PEER] = {"sweep", "peer"},
+    [K_PEER_LIBRARY] = {"sweep", "peer_library"},
     [K_REPETITIONS] = {"measure", "repetitions"},
     [K_WARMUPS] = {"measure", "warmups"},
     [K_QUICK_REPETITIONS] = {"measure", "quick_repetitions"},
@@ -395,6 +400,28 @@ static int set_value(parse_state *st, int k, const char *v, char *buf) {
             return set_intlist(st, key, items, n, 0, 0, bind_names, COUNT(bind_names), &e->binding);
         return set_intlist(st, key, items, n, 0, 0, path_names, COUNT(path_names), &e->path);
     }
+    case K_PEER:
+        if (split_list(st, key, buf, items, &n)) return -1;
+        e->peer_llama = 0;
+        for (int i = 0; i < n; i++) {
+            if (parse_enum(st, key, items[i], peer_names, COUNT(peer_names), &x)) return -1;
+            if (x == 0 && n > 1) {
+                set_error(st, "peer: 'none' cannot be combined with other items");
+                return -1;
+            }
+            e->peer_llama |= x == 1;
+        }
+        return 0;
+    case K_PEER_LIBRARY:
+        if (access(v, R_OK) != 0) {
+            set_error(
+                st,
+                "peer_library: cannot read '%s': %s (libllama's path or folder; leave the key "
+                "out for the one scripts/install-peer.sh installs)",
+                v, strerror(errno));
+            return -1;
+        }
+        return set_string(st, &e->peer_library, v);
     case K_REPETITIONS:
         return parse_int(st, key, v, 1, 100000, &e->repetitions);
     case K_WARMUPS:
@@ -533,6 +560,7 @@ static int fill_defaults(parse_state *st) {
     e->kernels_line = st->key_line[K_KERNELS];
     e->isas_line = st->key_line[K_ISAS];
     e->threads_line = st->key_line[K_THREADS];
+    e->peer_line = st->key_line[K_PEER];
     return 0;
 }
 
@@ -549,6 +577,12 @@ static int check_consistency(parse_state *st, qk_error *err) {
             return qk_fail(err, "%s:%d: profile: applies to run = forward only (line %d)", st->file,
                            kl[K_PROFILE], kl[K_RUN]);
     }
+    if (kl[K_PEER_LIBRARY] && !e->peer_llama)
+        return qk_fail(err, "%s:%d: peer_library: set, but peer is none (set peer = llama.cpp)",
+                       st->file, kl[K_PEER_LIBRARY]);
+    if (e->peer_llama && !(e->runs & (1u << QK_RUN_FORWARD)))
+        return qk_fail(err, "%s:%d: peer: llama.cpp applies to run = forward only (line %d)",
+                       st->file, kl[K_PEER], kl[K_RUN]);
     if (e->quick_repetitions > e->repetitions && kl[K_QUICK_REPETITIONS])
         return qk_fail(err, "%s:%d: quick_repetitions: %d is more than repetitions (%d)", st->file,
                        kl[K_QUICK_REPETITIONS], e->quick_repetitions, e->repetitions);
@@ -569,6 +603,7 @@ void qk_experiment_free(qk_experiment *e) {
     free(e->name);
     free(e->description);
     free(e->model);
+    free(e->peer_library);
     memset(e, 0, sizeof *e);
 }
 
@@ -670,12 +705,22 @@ static int name_config(qk_config *c, qk_run_kind run, const char *variant, const
     if (run == QK_RUN_MATMUL)
         snprintf(shape, sizeof shape, "%s%s%sM:%d/K:%d/", *c->op ? "op:" : "", c->op,
                  *c->op ? "/" : "", c->rows, c->cols);
-    if (c->path == QK_PATH_INT8) snprintf(act, sizeof act, "/act:%s", act_names[c->act_scale]);
+    if (c->path == QK_PATH_INT8 && !c->peer)
+        snprintf(act, sizeof act, "/act:%s", act_names[c->act_scale]);
     int len = snprintf(c->name, sizeof c->name, "%s/%s%s%s/%st:%d/seq:%d%s/bind:%s", run_names[run],
                        variant, *isa ? "/" : "", isa, shape, c->threads, c->seq_len, act,
                        bind_names[c->binding]);
     if (len >= (int)sizeof c->name) return qk_fail(err, "configuration name too long: %s", c->name);
     return 0;
+}
+
+/* The llama.cpp peer's configuration at base's point and group. */
+static int add_peer(qk_config *c, const qk_config *base, qk_error *err) {
+    *c = *base;
+    c->peer = 1;
+    c->path = QK_PATH_INT8; /* unused for the peer (its weights are the file's Q8_0) */
+    c->act_scale = QK_ACT_SCALE_TOKEN;
+    return name_config(c, QK_RUN_FORWARD, "llama.cpp", "peer", err);
 }
 
 int qk_experiment_expand(const qk_experiment *e, const qk_sweep_universe *u, qk_config **out,
@@ -725,7 +770,7 @@ int qk_experiment_expand(const qk_experiment *e, const qk_sweep_universe *u, qk_
     long long int8_point = (long long)n_int8 * e->act_scale.n * n_variants * n_isas;
     long long points = (long long)e->binding.n * n_threads * e->seq_len.n;
     long long total = 0; /* forward: int8 + fp32 per point; matmul: int8 per point and shape */
-    if ((e->runs >> QK_RUN_FORWARD) & 1) total += (int8_point + n_fp32) * points;
+    if ((e->runs >> QK_RUN_FORWARD) & 1) total += (int8_point + n_fp32 + e->peer_llama) * points;
     if (has_matmul) total += int8_point * points * u->n_shapes;
     if (total > MAX_CONFIGS)
         return qk_fail(err, "%s: the sweep has %lld configurations (at most %d)", f, total,
@@ -744,7 +789,7 @@ int qk_experiment_expand(const qk_experiment *e, const qk_sweep_universe *u, qk_
             for (int t = 0; t < n_threads; t++)
                 for (int s = 0; s < e->seq_len.n; s++)
                     for (int sh = 0; sh < n_shapes; sh++)
-                        for (int p = 0; p < e->path.n; p++) {
+                        for (int p = 0, peer_done = 0; p < e->path.n; p++) {
                             qk_config base = {
                                 .binding = (qk_binding_policy)e->binding.v[b],
                                 .threads = e->threads_all         ? t + 1
@@ -760,14 +805,24 @@ int qk_experiment_expand(const qk_experiment *e, const qk_sweep_universe *u, qk_
                                 snprintf(base.op, sizeof base.op, "%s",
                                          u->shapes[sh].op ? u->shapes[sh].op : "");
                             }
+                            /* the peer joins this point's first group: the first int8 act
+                             * scale's when there is an int8 path, else the FP32 one */
+                            int first_int8 = -1;
+                            for (int q = 0; q < e->path.n && first_int8 < 0; q++)
+                                if (e->path.v[q] == QK_PATH_INT8) first_int8 = q;
+                            const int with_peer = run == QK_RUN_FORWARD && e->peer_llama &&
+                                                  !peer_done && (first_int8 < 0 || first_int8 == p);
                             if (base.path == QK_PATH_FP32) {
-                                base.group = group++;
+                                base.group = group;
                                 cfg[n] = base;
                                 if (name_config(&cfg[n++], (qk_run_kind)run, "fp32", "", err))
                                     goto fail;
+                                if (with_peer && add_peer(&cfg[n++], &base, err)) goto fail;
+                                peer_done |= with_peer;
+                                group++;
                                 continue;
                             }
-                            for (int a = 0; a < e->act_scale.n; a++, group++)
+                            for (int a = 0; a < e->act_scale.n; a++, group++) {
                                 for (int v = 0; v < n_variants; v++)
                                     for (int i = 0; i < n_isas; i++) {
                                         cfg[n] = base;
@@ -777,6 +832,12 @@ int qk_experiment_expand(const qk_experiment *e, const qk_sweep_universe *u, qk_
                                                         isas[i], err))
                                             goto fail;
                                     }
+                                if (a == 0 && with_peer) {
+                                    base.group = group;
+                                    if (add_peer(&cfg[n++], &base, err)) goto fail;
+                                    peer_done = 1;
+                                }
+                            }
                         }
     }
     *out = cfg;

@@ -57,6 +57,8 @@ typedef struct {
     qk_intlist act_scale; /* qk_act_scale values */
     qk_intlist binding;   /* qk_binding_policy values */
     qk_intlist path;      /* qk_path values */
+    int peer_llama;       /* peer = llama.cpp: a llama.cpp configuration joins each forward group */
+    char *peer_library;   /* peer_library: libllama's path or folder; NULL: the default */
 
     /* [measure] */
     int repetitions;       /* >= 1 */
@@ -70,7 +72,7 @@ typedef struct {
     uint64_t seed;   /* seeds token ids, activations and the bootstrap */
 
     /* where these keys were (0 when defaulted), for messages about them after parsing */
-    int run_line, kernels_line, isas_line, threads_line;
+    int run_line, kernels_line, isas_line, threads_line, peer_line;
 } qk_experiment;
 
 /* Parse the file at path; on error out is left empty (safe to free) and err says "path:line: ...".
@@ -92,6 +94,7 @@ typedef struct {
     qk_act_scale act_scale; /* meaningless for the FP32 path (which quantises nothing) */
     qk_binding_policy binding;
     qk_path path;
+    int peer;  /* 1: the llama.cpp peer (variant "llama.cpp", isa "peer"); path is then unused */
     int group; /* configurations with the same group differ only in variant/ISA: one comparison */
 } qk_config;
 
@@ -115,7 +118,10 @@ typedef struct {
 /* Cartesian expansion, each list in file order. Outer loops, one group each: binding x threads x
  * seq_len [x shape] x path x act_scale; inner loops, the members of a group (contiguous): kernel x
  * ISA. The FP32 path has no kernel, ISA or activation scale: one configuration, a group of its own,
- * per (binding, threads, seq_len [, shape]). When u->variants is non-NULL, every named kernel must
+ * per (binding, threads, seq_len [, shape]). With peer = llama.cpp, each forward (binding, threads,
+ * seq_len) gets one peer configuration ("forward/llama.cpp/peer/t:T/seq:S/bind:B"), the last member
+ * of that point's first group (the first int8 activation scale's, else the FP32 one), so its
+ * repetitions interleave with our kernels'. When u->variants is non-NULL, every named kernel must
  * be in it, else "file:line: kernels: unknown kernel ...". ISA names are checked when parsing;
  * u->isas only resolves `all`. Whether a (variant, ISA) pair exists and runs on this CPU is left
  * to the runner (qk_kernel_find / qk_kernel_available), which reports the pair as skipped, so one

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE /* open_memstream, strdup */
 #include "report.h"
+#include "report_peer.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -244,6 +245,7 @@ static int load_results(report *R, int d, qk_error *err) {
         const int failed = json_is_true(json_object_get(b, "error_occurred"));
         const char *type = jstr(b, "run_type");
         if (!failed && strcmp(type, "aggregate")) continue;
+        if (!strcmp(jstr(b, "path"), "llama.cpp")) continue; /* the peer: report_peer.c */
         cfg *c = get_cfg(g, d, b, run_name, model);
         if (!c) return qk_fail(err, "out of memory");
         if (add_variant(R, c->variant)) return qk_fail(err, "out of memory");
@@ -2368,6 +2370,7 @@ static void write_markdown(FILE *f, report *R, const char *scripts) {
     section_threads(f, R, plot_named(R, "threads"));
     section_seqlen(f, R, plot_named(R, "seqlen"));
     section_roofline(f, R, plot_named(R, "roofline"));
+    qk_report_peer_section(f, R->docs, R->n_docs);
     section_story(f, R);
     fprintf(f,
             "## Plots\n\nDrawn by the gnuplot scripts in `%s` from the `*.dat` and `*.vars` "

@@ -23,6 +23,7 @@
 #include "counters.h"
 #include "experiment.h"
 #include "measure.h"
+#include "peer_llama.h"
 #include "pool.h"
 #include "profile.h"
 #include "refdata.h"
@@ -90,7 +91,7 @@ typedef struct {
     const qk_kernel *kernel; /* NULL: FP32 path */
     qk_gemma_model *model;
     int skipped;
-    char skip_reason[160];
+    char skip_reason[600];
     double *real, *cpu;    /* [reps] seconds */
     long long *counters;   /* [reps][n_events] */
     qk_alloc_stats allocs; /* per pass (the last repetition's) */
@@ -106,6 +107,15 @@ typedef struct {
     double macs, weight_bytes; /* per pass, kept for the table after the model is released */
     int probed;                /* footprint measured (forward runs, accuracy on) */
     qk_footprint footprint;
+    /* the llama.cpp peer (cfg.peer) */
+    qk_peer_llama *peer;
+    double decode_s;      /* the last pass's llama_decode call alone */
+    double *decode;       /* [reps] of those (the timed region also fills the batch, fetches and
+                             normalises the embedding, as ours does) */
+    json_t *peer_info;    /* library, version, binding (kept after release) */
+    double peer_cos_fp32; /* its embedding against our FP32 path (NAN: not measured) */
+    double peer_cos_best; /* ... against the group's fastest int8 kernel */
+    char peer_best[256];  /* that kernel's configuration name */
 } entry;
 
 typedef struct {
@@ -123,6 +133,9 @@ typedef struct {
         qk_pool *pool;
     } pools[16];
     int n_pools;
+    qk_pool *cur_pool; /* the pool of the group being set up */
+    float *fp32_emb;   /* our FP32 embedding of tokens at fp32_seq (the peer's accuracy) */
+    int fp32_seq, fp32_dim;
 } run_ctx;
 
 static uint64_t splitmix(uint64_t *s) {
@@ -163,7 +176,43 @@ static void make_tokens(int32_t *t, int n, int n_vocab, uint64_t seed) {
     if (n > 1) t[n - 1] = 1; /* EOS */
 }
 
+/* The OS indices of the PUs the pool's workers are bound to (none for binding = none). */
+static int pool_cpus(const run_ctx *rc, const qk_pool *pool, qk_binding_policy binding, int *cpus,
+                     int max) {
+    if (binding == QK_BIND_NONE) return 0;
+    int n = 0;
+    hwloc_bitmap_t bm = hwloc_bitmap_alloc();
+    for (int i = 0; bm && i < qk_pool_size(pool); i++) {
+        const qk_binding *b = qk_pool_binding_info(pool, i);
+        if (!b || hwloc_bitmap_list_sscanf(bm, b->obtained) != 0) continue;
+        int id;
+        hwloc_bitmap_foreach_begin(id, bm) {
+            int seen = 0;
+            for (int k = 0; k < n; k++) seen |= cpus[k] == id;
+            if (!seen && n < max) cpus[n++] = id;
+        }
+        hwloc_bitmap_foreach_end();
+    }
+    hwloc_bitmap_free(bm);
+    (void)rc;
+    return n;
+}
+
+static int setup_peer(run_ctx *rc, entry *e, qk_error *err) {
+    int cpus[256];
+    const int n_cpus = pool_cpus(rc, rc->cur_pool, e->cfg.binding, cpus, 256);
+    int prc = qk_peer_llama_open(&e->peer, rc->exp->peer_library, rc->model_path, e->cfg.threads,
+                                 e->cfg.seq_len, n_cpus ? cpus : NULL, n_cpus, err);
+    if (prc) return -1;
+    json_decref(e->peer_info);
+    e->peer_info = qk_peer_llama_info(e->peer);
+    e->embedding = calloc((size_t)qk_peer_llama_dim(e->peer), sizeof(float));
+    if (!e->embedding) return qk_fail(err, "out of memory");
+    return 0;
+}
+
 static int setup_entry(run_ctx *rc, entry *e, qk_error *err) {
+    if (e->cfg.peer) return setup_peer(rc, e, err);
     qk_gemma_options opt = {e->cfg.path, e->kernel,
                             e->cfg.act_scale == QK_ACT_SCALE_BLOCK ? QK_ACT_PER_BLOCK
                                                                    : QK_ACT_PER_TOKEN};
@@ -210,6 +259,10 @@ static int setup_entry(run_ctx *rc, entry *e, qk_error *err) {
 
 /* Frees the model and buffers of a measured configuration; its figures stay for the table. */
 static void release_entry(entry *e) {
+    qk_peer_llama_close(e->peer);
+    e->peer = NULL;
+    free(e->decode);
+    e->decode = NULL;
     qk_gemma_free(e->model);
     free(e->real);
     free(e->cpu);
@@ -237,6 +290,9 @@ static void kernel_rows(void *arg, int r0, int r1, int worker) {
 
 /* One timed pass of a configuration. */
 static int run_once(run_ctx *rc, entry *e, qk_exec *ex, qk_error *err) {
+    if (e->cfg.peer)
+        return qk_peer_llama_embed(e->peer, rc->tokens, e->cfg.seq_len, e->embedding, &e->decode_s,
+                                   err);
     if (e->cfg.rows == 0)
         return qk_gemma_embed(e->model, rc->tokens, e->cfg.seq_len, e->embedding, ex, err);
     if (e->cfg.path == QK_PATH_FP32)
@@ -279,11 +335,17 @@ static double pass_weight_bytes(const entry *e) {
 
 static json_t *entry_json(const run_ctx *rc, const entry *e) {
     const qk_config *c = &e->cfg;
-    json_t *j = json_pack(
-        "{s:s, s:s, s:s, s:i, s:i, s:s, s:s, s:s, s:i}", "variant", c->variant, "isa", c->isa,
-        "run", c->rows ? "matmul" : "forward", "threads", c->threads, "seq_len", c->seq_len,
-        "act_scale", qk_act_scale_name(c->act_scale), "binding", qk_binding_policy_name(c->binding),
-        "path", c->path == QK_PATH_FP32 ? "fp32" : "int8", "group", c->group);
+    json_t *j =
+        json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:s, s:s, s:i}", "variant", c->variant, "isa",
+                  c->isa, "run", c->rows ? "matmul" : "forward", "threads", c->threads, "seq_len",
+                  c->seq_len, "act_scale", qk_act_scale_name(c->act_scale), "binding",
+                  qk_binding_policy_name(c->binding), "path",
+                  c->peer                   ? "llama.cpp"
+                  : c->path == QK_PATH_FP32 ? "fp32"
+                                            : "int8",
+                  "group", c->group);
+    if (c->peer) json_object_del(j, "act_scale");
+    if (c->peer && e->peer_info) json_object_set(j, "peer", e->peer_info);
     if (c->rows) {
         json_object_set_new(j, "op", json_string(c->op));
         json_object_set_new(j, "rows", json_integer(c->rows));
@@ -304,13 +366,34 @@ static void add_entry_results(run_ctx *rc, qk_results *res, entry *e, int reps) 
     for (int r = 0; r < reps; r++) {
         json_t *x = json_deep_copy(base);
         json_object_set_new(x, "counters",
-                            qk_counters_to_json(ctr, ctr->available
+                            qk_counters_to_json(ctr, ctr->available && !e->cfg.peer
                                                          ? e->counters + (size_t)r * ctr->n_events
                                                          : NULL));
+        if (e->decode) json_object_set_new(x, "decode_ms", json_real(1e3 * e->decode[r]));
         qk_results_add_repetition(res, e->cfg.name, r, reps, e->real[r], e->cpu[r], x);
         json_decref(x);
     }
     json_t *x = json_deep_copy(base);
+    if (e->cfg.peer) { /* no model of ours: the group's multiply-accumulates, accuracy */
+        json_object_set_new(x, "macs_per_pass", json_real(e->macs));
+        json_object_set_new(x, "gops", json_real(2.0 * e->macs / e->stats.median / 1e9));
+        json_t *acc = json_object(); /* (our allocation counter does not see llama.cpp's) */
+        if (!isnan(e->peer_cos_fp32))
+            json_object_set_new(acc, "cosine_fp32", json_real(e->peer_cos_fp32));
+        if (!isnan(e->peer_cos_best)) {
+            json_object_set_new(acc, "cosine_best_int8", json_real(e->peer_cos_best));
+            json_object_set_new(acc, "best_int8", json_string(e->peer_best));
+        }
+        json_object_set_new(x, "peer_accuracy", acc);
+        json_t *emb = json_array();
+        for (int i = 0; i < qk_peer_llama_dim(e->peer) && i < 8; i++)
+            json_array_append_new(emb, json_real(e->embedding[i]));
+        json_object_set_new(x, "embedding_head", emb);
+        qk_results_add_aggregates(res, e->cfg.name, &e->stats, x);
+        json_decref(x);
+        json_decref(base);
+        return;
+    }
     const double macs = e->macs = pass_macs(e), bytes = e->weight_bytes = pass_weight_bytes(e);
     json_object_set_new(x, "macs_per_pass", json_real(macs));
     json_object_set_new(x, "gops", json_real(2.0 * macs / e->stats.median / 1e9));
@@ -353,7 +436,8 @@ static void add_entry_results(run_ctx *rc, qk_results *res, entry *e, int reps) 
 static int probe_forward(run_ctx *rc, entry *all, int n, int n_vocab, json_t *acc, qk_error *err) {
     int seq = 0, n_embd = 0;
     for (int i = 0; i < n; i++)
-        if (all[i].cfg.rows == 0 && !all[i].skipped && (seq == 0 || all[i].cfg.seq_len < seq))
+        if (all[i].cfg.rows == 0 && !all[i].skipped && !all[i].cfg.peer &&
+            (seq == 0 || all[i].cfg.seq_len < seq))
             seq = all[i].cfg.seq_len;
     if (seq == 0) return 0;
     qk_gguf g;
@@ -383,7 +467,7 @@ static int probe_forward(run_ctx *rc, entry *all, int n, int n_vocab, json_t *ac
     for (int i = 0; i < n; i++) {
         entry *e = &all[i];
         probe_of[i] = -1;
-        if (e->cfg.rows || e->skipped) continue;
+        if (e->cfg.rows || e->skipped || e->cfg.peer) continue;
         if (e->cfg.path == QK_PATH_FP32) {
             e->probed = 1;
             e->footprint = fp32_fp;
@@ -456,24 +540,43 @@ static void progress(double done, double total, const char *name, int rep, int r
             100 * frac, name, rep, reps, el, eta, tty ? "" : "\n");
 }
 
+/* The peer failing is not our failure: it is recorded as skipped, and the group goes on. */
+static void peer_failed(entry *e, const qk_error *err) {
+    e->skipped = 1;
+    snprintf(e->skip_reason, sizeof e->skip_reason, "skipped: %s", err->msg);
+    fprintf(stderr, "\nqkbench run: %s: %s\n", e->cfg.name, err->msg);
+}
+
 static int measure_group(run_ctx *rc, entry *g, int n, int done, int total, double started,
                          qk_error *err) {
     const int reps = rc->reps;
     qk_pool *pool = get_pool(rc, g[0].cfg.threads, g[0].cfg.binding, err);
     if (!pool) return -1;
     qk_exec ex = qk_pool_exec(pool);
+    rc->cur_pool = pool;
     for (int i = 0; i < n; i++) {
         if (g[i].skipped) continue;
-        if (setup_entry(rc, &g[i], err)) return qk_fail_prefix(err, "%s", g[i].cfg.name);
+        const int src = setup_entry(rc, &g[i], err);
+        if (src && g[i].cfg.peer) {
+            peer_failed(&g[i], err);
+            release_entry(&g[i]);
+            continue;
+        }
+        if (src) return qk_fail_prefix(err, "%s", g[i].cfg.name);
         g[i].real = calloc((size_t)reps, sizeof(double));
         g[i].cpu = calloc((size_t)reps, sizeof(double));
         g[i].counters = calloc((size_t)reps * (rc->counters.n_events + 1), sizeof(long long));
-        if (!g[i].real || !g[i].cpu || !g[i].counters) return qk_fail(err, "out of memory");
+        if (g[i].cfg.peer) g[i].decode = calloc((size_t)reps, sizeof(double));
+        if (!g[i].real || !g[i].cpu || !g[i].counters || (g[i].cfg.peer && !g[i].decode))
+            return qk_fail(err, "out of memory");
     }
     /* warm-ups (discarded): page in the weights, warm caches and the pool */
     for (int w = 0; w < rc->warmups && !interrupted; w++)
         for (int i = 0; i < n; i++)
-            if (!g[i].skipped && run_once(rc, &g[i], &ex, err)) return -1;
+            if (!g[i].skipped && run_once(rc, &g[i], &ex, err)) {
+                if (!g[i].cfg.peer) return -1;
+                peer_failed(&g[i], err);
+            }
     int *order = malloc((size_t)n * sizeof *order);
     if (!order) return qk_fail(err, "out of memory");
     for (int r = 0; r < reps && !interrupted; r++) {
@@ -483,7 +586,8 @@ static int measure_group(run_ctx *rc, entry *g, int n, int done, int total, doub
             if (e->skipped) continue;
             progress(done + (double)(r * n + k) / reps, total, e->cfg.name, r + 1, reps, started,
                      0);
-            if (rc->counters.available && qk_counters_start_all(&rc->counters, pool, err)) {
+            const int count = rc->counters.available && !e->cfg.peer; /* ours only */
+            if (count && qk_counters_start_all(&rc->counters, pool, err)) {
                 free(order);
                 return -1;
             }
@@ -492,11 +596,15 @@ static int measure_group(run_ctx *rc, entry *g, int n, int done, int total, doub
             int rcode = run_once(rc, e, &ex, err);
             const double t1 = qk_now_seconds(), c1 = qk_cpu_seconds();
             qk_alloc_stats_read(&e->allocs);
-            if (rc->counters.available &&
+            if (count &&
                 qk_counters_stop_all(&rc->counters, pool,
                                      e->counters + (size_t)r * rc->counters.n_events, err)) {
                 free(order);
                 return -1;
+            }
+            if (rcode && e->cfg.peer) {
+                peer_failed(e, err);
+                continue;
             }
             if (rcode) {
                 free(order);
@@ -504,6 +612,7 @@ static int measure_group(run_ctx *rc, entry *g, int n, int done, int total, doub
             }
             e->real[r] = t1 - t0;
             e->cpu[r] = c1 - c0;
+            if (e->decode) e->decode[r] = e->decode_s;
         }
     }
     free(order);
@@ -514,7 +623,7 @@ static int measure_group(run_ctx *rc, entry *g, int n, int done, int total, doub
         const int passes = rc->profile_passes;
         for (int i = 0; i < n; i++) {
             entry *e = &g[i];
-            if (e->skipped || e->cfg.rows) continue;
+            if (e->skipped || e->cfg.rows || e->cfg.peer) continue;
             double op_s[QK_OP_COUNT];
             for (int p = 0; p < passes && !interrupted; p++) {
                 memset(op_s, 0, sizeof op_s);
@@ -548,6 +657,65 @@ static void add_comparisons(run_ctx *rc, qk_results *res, entry *g, int n) {
     }
 }
 
+/* ---------------------------------------------------------------- the llama.cpp peer */
+
+/* After a group with the peer was measured (before its results are added): the peer's
+ * multiply-accumulates (the group's), the cosine of its embedding of the group's tokens against
+ * our FP32 path (one `qkbench embed` process per seq_len, cached) and against the group's fastest
+ * int8 kernel, and the paired ratio peer / that kernel. */
+static void peer_after_group(run_ctx *rc, qk_results *res, entry *g, int n) {
+    for (int i = 0; i < n; i++) {
+        entry *p = &g[i];
+        if (!p->cfg.peer || p->skipped || !p->peer) continue;
+        p->peer_cos_fp32 = p->peer_cos_best = NAN;
+        const entry *best = NULL;
+        for (int k = 0; k < n; k++) {
+            const entry *e = &g[k];
+            if (e->cfg.peer || e->skipped || !e->model) continue;
+            if (p->macs == 0) p->macs = pass_macs(e);
+            if (e->cfg.path == QK_PATH_INT8 && (!best || e->stats.median < best->stats.median))
+                best = e;
+        }
+        const int dim = qk_peer_llama_dim(p->peer), seq = p->cfg.seq_len;
+        if (best && qk_gemma_out_dim(best->model) == dim) {
+            p->peer_cos_best = qk_cosine(p->embedding, best->embedding, dim);
+            snprintf(p->peer_best, sizeof p->peer_best, "%s", best->cfg.name);
+            qk_stats ratio;
+            if (qk_ratio_compute(p->real, best->real, rc->reps, rc->exp->seed, &ratio) == 0)
+                qk_results_add_comparison(res, p->cfg.name, best->cfg.name, &ratio);
+        }
+        if (rc->fp32_seq != seq || rc->fp32_dim != dim) {
+            float *emb = realloc(rc->fp32_emb, (size_t)dim * sizeof *emb);
+            if (!emb) continue;
+            rc->fp32_emb = emb;
+            rc->fp32_seq = 0;
+            const qk_gemma_options fp32 = {QK_PATH_FP32, NULL, QK_ACT_PER_TOKEN};
+            qk_footprint fp;
+            qk_error err;
+            fprintf(stderr, "qkbench run: peer accuracy: our FP32 embedding of %d tokens\n", seq);
+            if (qk_footprint_probe("/proc/self/exe", rc->model_path, &fp32, rc->tokens, seq, &fp,
+                                   emb, dim, &err)) {
+                fprintf(stderr, "qkbench run: peer accuracy against FP32 not measured: %s\n",
+                        err.msg);
+                continue;
+            }
+            rc->fp32_seq = seq;
+            rc->fp32_dim = dim;
+        }
+        p->peer_cos_fp32 = qk_cosine(p->embedding, rc->fp32_emb, dim);
+    }
+}
+
+static void print_peer(const entry *all, int n) {
+    for (int i = 0; i < n; i++) {
+        const entry *e = &all[i];
+        if (!e->cfg.peer || e->skipped || e->stats.n == 0) continue;
+        printf("peer %s: %s; cosine vs our fp32 %.6f, vs %s %.6f\n", e->cfg.name,
+               json_string_value(json_object_get(e->peer_info, "binding")), e->peer_cos_fp32,
+               *e->peer_best ? e->peer_best : "(no int8 kernel)", e->peer_cos_best);
+    }
+}
+
 /* ---------------------------------------------------------------- console table */
 
 static void print_table(const entry *all, int n, double noisy_cv) {
@@ -566,9 +734,12 @@ static void print_table(const entry *all, int n, double noisy_cv) {
             continue;
         }
         if (e->stats.n == 0) continue;
-        printf("| %-*s | %10.3f | %9.3f .. %9.3f | %5.1f%% | %8.1f | %9llu |%s\n", w, e->cfg.name,
+        char allocs[32] = "-"; /* not counted for the peer */
+        if (!e->cfg.peer)
+            snprintf(allocs, sizeof allocs, "%llu", (unsigned long long)e->allocs.allocations);
+        printf("| %-*s | %10.3f | %9.3f .. %9.3f | %5.1f%% | %8.1f | %9s |%s\n", w, e->cfg.name,
                1e3 * e->stats.median, 1e3 * e->stats.ci_lo, 1e3 * e->stats.ci_hi, 100 * e->stats.cv,
-               2.0 * e->macs / e->stats.median / 1e9, (unsigned long long)e->allocs.allocations,
+               2.0 * e->macs / e->stats.median / 1e9, allocs,
                qk_is_noisy(&e->stats, noisy_cv) ? " noisy" : "");
     }
 }
@@ -699,12 +870,35 @@ int qk_cmd_run(int argc, char **argv) {
     }
     all = calloc((size_t)n_cfg, sizeof *all);
     if (!all) goto out;
+    /* the peer: said once when it cannot run; the rest of the run goes on */
+    int peer_ok = 0;
+    char peer_why[200] = "";
+    if (exp.peer_llama) {
+        if (!qk_peer_llama_built())
+            snprintf(peer_why, sizeof peer_why,
+                     "peer llama.cpp: not built (headers missing: run scripts/install-peer.sh, "
+                     "then rebuild)");
+        else if (!qk_peer_llama_available(exp.peer_library))
+            snprintf(peer_why, sizeof peer_why,
+                     "peer llama.cpp: not installed (run scripts/install-peer.sh)");
+        else
+            peer_ok = 1;
+        if (!peer_ok) fprintf(stderr, "%s\n", peer_why);
+    }
     int max_seq = 1, max_threads = 1;
     for (int i = 0; i < n_cfg; i++) {
         entry *e = &all[i];
         e->cfg = cfgs[i];
         if (e->cfg.seq_len > max_seq) max_seq = e->cfg.seq_len;
         if (e->cfg.threads > max_threads) max_threads = e->cfg.threads;
+        e->peer_cos_fp32 = e->peer_cos_best = NAN;
+        if (e->cfg.peer) {
+            if (!peer_ok) {
+                e->skipped = 1;
+                snprintf(e->skip_reason, sizeof e->skip_reason, "skipped: %s", peer_why);
+            }
+            continue;
+        }
         if (e->cfg.path == QK_PATH_FP32) continue;
         e->kernel = qk_kernel_find(e->cfg.variant, e->cfg.isa);
         const char *why = NULL;
@@ -822,6 +1016,7 @@ int qk_cmd_run(int argc, char **argv) {
             failed = 1;
         }
         if (mrc == 0) {
+            peer_after_group(&rc, res, all + i, j - i);
             for (int k = i; k < j; k++) add_entry_results(&rc, res, &all[k], rc.reps);
             add_comparisons(&rc, res, all + i, j - i);
         }
@@ -840,12 +1035,17 @@ int qk_cmd_run(int argc, char **argv) {
         goto out;
     }
     print_table(all, n_cfg, exp.noisy_cv);
+    print_peer(all, n_cfg);
     printf("\nresults: %s/%s.json and %s/%s.csv%s\n", out_dir, base, out_dir, base,
            complete ? "" : " (incomplete)");
     rc_exit = interrupted ? 130 : failed ? 1 : 0;
 out:
-    for (int i = 0; all && i < n_cfg; i++) release_entry(&all[i]);
+    for (int i = 0; all && i < n_cfg; i++) {
+        release_entry(&all[i]);
+        json_decref(all[i].peer_info);
+    }
     free(all);
+    free(rc.fp32_emb);
     free(cfgs);
     for (int i = 0; i < rc.n_pools; i++) drop_pool(&rc, rc.pools[i].pool);
     if (rc.counters.n_threads) qk_counters_free(&rc.counters);

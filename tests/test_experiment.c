@@ -388,3 +388,68 @@ BAD(line_too_long,
     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
     4, "line too long")
 BAD(first_error_wins, HEAD "[sweep]\nthreads = x\nseq_len = 0\n", 4, "threads: 'x'")
+BAD(unknown_peer, HEAD "[sweep]\npeer = onnxruntime\n", 4,
+    "peer: unknown value 'onnxruntime' (expected one of: none, llama.cpp)")
+BAD(peer_none_combined, HEAD "[sweep]\npeer = llama.cpp, none\n", 4,
+    "peer: 'none' cannot be combined")
+BAD(peer_twice, HEAD "[sweep]\npeer = llama.cpp, llama.cpp\n", 4, "'llama.cpp' is listed twice")
+BAD(peer_empty, HEAD "[sweep]\npeer =\n", 4, "peer: empty value")
+BAD(peer_library_missing,
+    HEAD "[sweep]\npeer = llama.cpp\npeer_library = /nonexistent/libllama.so\n", 5,
+    "peer_library: cannot read '/nonexistent/libllama.so'")
+BAD(peer_library_without_peer, HEAD "[sweep]\npeer_library = /\n", 4,
+    "peer_library: set, but peer is none")
+BAD(peer_matmul_only, HEAD "run = matmul\n[sweep]\npeer = llama.cpp\n", 5,
+    "peer: llama.cpp applies to run = forward only (line 3)")
+
+/* peer = llama.cpp: one peer configuration per forward (binding, threads, seq_len), last in the
+ * point's first int8 group, with the kernels it is compared with; matmul points get none. */
+Test(experiment, peer_joins_the_first_forward_group) {
+    qk_experiment e;
+    qk_error err = {{0}};
+    const char *text = HEAD "run = forward, matmul\n[sweep]\nkernels = zero-copy\nisas = avx2\n"
+                            "threads = 1, 2\nseq_len = 16\nact_scale = token, block\n"
+                            "path = fp32, int8\npeer = llama.cpp\npeer_library = /\n";
+    cr_assert_eq(qk_experiment_parse_string(text, "p.ini", &e, &err), 0, "%s", err.msg);
+    cr_expect(e.peer_llama);
+    cr_expect_str_eq(e.peer_library, "/");
+    cr_expect_eq(e.peer_line, 11);
+    static const qk_shape shapes[] = {{"attn_q", 8, 4}};
+    qk_sweep_universe u = universe;
+    u.shapes = shapes, u.n_shapes = 1;
+    qk_config *c;
+    int n;
+    cr_assert_eq(qk_experiment_expand(&e, &u, &c, &n, &err), 0, "%s", err.msg);
+    /* per threads: fp32, token(zero-copy, peer), block(zero-copy) = 4; x2; matmul: 2 x 2 */
+    cr_assert_eq(n, 12);
+    int peers = 0;
+    for (int i = 0; i < n; i++) {
+        if (!c[i].peer) continue;
+        peers++;
+        cr_expect_eq(c[i].rows, 0);
+        cr_expect_str_eq(c[i].variant, "llama.cpp");
+        cr_expect_str_eq(c[i].isa, "peer");
+        cr_assert(i > 0);
+        cr_expect_str_eq(c[i - 1].variant, "zero-copy");
+        cr_expect_eq(c[i - 1].act_scale, QK_ACT_SCALE_TOKEN);
+        cr_expect_eq(c[i - 1].path, QK_PATH_INT8);
+        cr_expect_eq(c[i].group, c[i - 1].group);
+        cr_expect_eq(c[i].threads, c[i - 1].threads);
+    }
+    cr_expect_eq(peers, 2);
+    cr_expect_str_eq(c[2].name, "forward/llama.cpp/peer/t:1/seq:16/bind:compact");
+    free(c);
+    qk_experiment_free(&e);
+
+    /* fp32 only: the peer shares the FP32 group; default: no peer */
+    text = HEAD "[sweep]\npath = fp32\npeer = llama.cpp\n";
+    cr_assert_eq(qk_experiment_parse_string(text, "p.ini", &e, &err), 0, "%s", err.msg);
+    cr_assert_eq(qk_experiment_expand(&e, &universe, &c, &n, &err), 0, "%s", err.msg);
+    cr_assert_eq(n, 2);
+    cr_expect(!c[0].peer && c[1].peer && c[0].group == c[1].group);
+    free(c);
+    qk_experiment_free(&e);
+    cr_assert_eq(qk_experiment_parse_string(HEAD "[sweep]\npeer = none\n", "p.ini", &e, &err), 0);
+    cr_expect(!e.peer_llama && !e.peer_library);
+    qk_experiment_free(&e);
+}

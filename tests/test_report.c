@@ -379,3 +379,38 @@ Test(report, roofline_round_trip) {
     HAS(md, "not on this CPU");
     free(md);
 }
+
+/* The llama.cpp peer section: from tests/data/results-peer.json (a peer at 16 tokens beside our
+ * zero-copy kernel, and one that could not run at 128), and "not measured" without any peer. */
+#define RESULTS_PEER DATA "results-peer.json"
+
+Test(report, peer_section_from_fixture) {
+    const char *res[] = {RESULTS_PEER};
+    qk_report_outcome out;
+    char *md = generate(res, 1, NULL, 0, &out);
+    HAS(md, "## llama.cpp peer");
+    HAS(md, "| Fixture CPU | synthetic:tiny | 2 | 16 | compact | 50.0 ms [48.0, 52.5] | "
+            "zero-copy/avx2: 40.0 ms [38.5, 41.5] | 1.25x [1.19, 1.31]: ours 1.25x faster | "
+            "0.999812 | 0.999456 | "
+            "cpumask 0-1 (strict: a PU per thread), poll 0 |");
+    HAS(md, "`libllama.v0.5.0.so` (@node-llama-cpp/linux-x64@3.22.1, llama.cpp commit "
+            "0123456789ab)");
+    HAS(md, "- forward/llama.cpp/peer/t:2/seq:128/bind:compact: not measured (skipped: peer "
+            "llama.cpp: not installed (run scripts/install-peer.sh))");
+    /* the peer is not one of our kernels: no other section lists it */
+    const char *sec = strstr(md, "## llama.cpp peer");
+    const char *before = strstr(md, "llama.cpp/peer");
+    cr_assert(before == NULL || before > sec, "a peer configuration outside its section");
+    cr_assert_null(strstr(md, "| llama.cpp |"), "llama.cpp listed as a kernel variant");
+    free(md);
+}
+
+Test(report, peer_section_not_measured) {
+    const char *res[] = {RESULTS_A};
+    qk_report_outcome out;
+    char *md = generate(res, 1, NULL, 0, &out);
+    HAS(md, "## llama.cpp peer\n\nNot measured: no results file has a llama.cpp peer "
+            "configuration.");
+    HAS(md, "`peer = llama.cpp`");
+    free(md);
+}
