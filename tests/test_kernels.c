@@ -420,6 +420,27 @@ ParameterizedTest(int *id, kernels, token_counts_around_the_tile) {
         }
 }
 
+/* No tokens: nothing written, nothing read past the activations, no division by a zero tile count.
+ */
+ParameterizedTestParameters(kernels, zero_tokens) {
+    return kernel_params();
+}
+ParameterizedTest(int *id, kernels, zero_tokens) {
+    const qk_kernel *k = kernel_or_skip(*id);
+    problem p;
+    problem_init(&p, 21, 64, 1, QK_ACT_PER_TOKEN, DATA_RANDOM, 650);
+    prepare_or_fail(&p, k);
+    float *dst = dst_alloc(&p);
+    p.x.n_tokens = 0;
+    k->matmul(dst, &p.w, &p.x, 0, p.rows);
+    k->matmul(dst, &p.w, &p.x, 3, 17);
+    for (int i = 0; i < p.rows + GUARD; i++)
+        cr_assert(bits_of(dst[i]) == SENTINEL, "%s__%s: wrote dst[%d] with no tokens", k->variant,
+                  k->isa, i);
+    free(dst);
+    problem_free(&p);
+}
+
 /* The packed layout (kernels/repack.h) of every kernel that makes one: one 64-byte aligned block of
  * ceil(rows/G) * G rows x cols/32 blocks of 34 bytes (rounded up to 64), owned by the matrix; each
  * row's scale and quants where the layout says; zero padding rows; release clears it. */

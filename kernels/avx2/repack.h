@@ -131,7 +131,7 @@ QK_INLINE void qk_avx2_repack_group(float *dst, const qk_q8_matrix *w, const qk_
 QK_INLINE void qk_avx2_repack_gemm(float *dst, const qk_q8_matrix *w, const qk_act_i8 *x, int r0,
                                    int r1, const int NG, const int T) {
     const int G = 8 * NG;
-    if (r0 >= r1) return;
+    if (r0 >= r1 || x->n_tokens <= 0) return; /* (no tiles: the tile size would divide by zero) */
     for (int grp = r0 / G; grp * G < r1; grp++) {
         const int lo = r0 > grp * G ? r0 : grp * G, hi = r1 < grp * G + G ? r1 : grp * G + G;
         qk_avx2_repack_group(dst, w, x, grp, NG, T, lo, hi);
