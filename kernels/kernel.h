@@ -48,6 +48,10 @@ enum {
     /* The model runs RMSNorm and GeGLU fused into the next matmul's activation quantisation
      * (qk_row_ops' *_quantize) instead of as separate passes; the matmul itself is unaffected. */
     QK_KERNEL_FUSED_ACT = 1u << 0,
+    /* Each output is computed with the scalar kernels' arithmetic (exact int32 block sums, then acc
+     * += (float)isum * (d_w * s_x) in block order), so the outputs are bit-identical to the scalar
+     * variants' whatever the ISA (tests/test_kernels.c holds it to that). */
+    QK_KERNEL_SCALAR_BITS = 1u << 1,
 };
 
 typedef struct {

@@ -3,6 +3,7 @@
 #include "kernels/cpu.h"
 #include "kernels/kernel.h"
 #include "kernels/prepare.h"
+#include "kernels/repack.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -10,8 +11,10 @@
 
 #define AVX512_TIER (QK_ISA_AVX2 | QK_ISA_AVX512VNNI) /* built with -mavx2 -mfma -mf16c as well */
 
-/* X(symbol stem, variant, isa, isa bits, prepare, summary): symbol is qk_<stem>__<isa>. */
-#define QK_KERNEL_TABLE(X)                                                                         \
+/* X(symbol stem, variant, isa, isa bits, prepare, summary): symbol is qk_<stem>__<isa>; the seed
+ * variants: rows independent (row_block 1), QK_TOKEN_TILE tokens per pass, no flags.
+ * XT(... prepare, row_block, token_tile, flags, summary): the variants with their own tile. */
+#define QK_KERNEL_TABLE(X, XT)                                                                     \
     X(parse_per_block, "parse-per-block", scalar, QK_ISA_SCALAR, NULL, PARSE)                      \
     X(parse_per_block, "parse-per-block", avx2, QK_ISA_AVX2, NULL, PARSE)                          \
     X(parse_per_block, "parse-per-block", avx512vnni, AVX512_TIER, NULL, PARSE)                    \
@@ -23,8 +26,19 @@
     X(alloc_copy, "alloc-copy", avx512vnni, AVX512_TIER, qk_prepare_scales, ALLOC)                 \
     X(zero_copy, "zero-copy", scalar, QK_ISA_SCALAR, qk_prepare_scales, ZERO)                      \
     X(zero_copy, "zero-copy", avx2, QK_ISA_AVX2, qk_prepare_scales, ZERO)                          \
-    X(zero_copy, "zero-copy", avx512vnni, AVX512_TIER, qk_prepare_scales, ZERO)
-
+    X(zero_copy, "zero-copy", avx512vnni, AVX512_TIER, qk_prepare_scales, ZERO)                    \
+    XT(repacked, "repacked", scalar, QK_ISA_SCALAR, REPACKED_PREP, QK_REPACKED_G, 1, SB,           \
+       REPACKED_SCALAR)                                                                            \
+    XT(repacked, "repacked", avx2, QK_ISA_AVX2, REPACKED_PREP, QK_REPACKED_G, 1, SB,               \
+       REPACKED_AVX2)                                                                              \
+    XT(gemm, "gemm", scalar, QK_ISA_SCALAR, GEMM_PREP_SCALAR, QK_GEMM_G__SCALAR,                   \
+       QK_GEMM_T__SCALAR, SB, GEMM_SCALAR)                                                         \
+    XT(gemm, "gemm", avx2, QK_ISA_AVX2, GEMM_PREP_AVX2, QK_GEMM_G__AVX2, QK_GEMM_T__AVX2, SB,      \
+       GEMM_AVX2)                                                                                  \
+    XT(fused, "fused", scalar, QK_ISA_SCALAR, GEMM_PREP_SCALAR, QK_GEMM_G__SCALAR,                 \
+       QK_GEMM_T__SCALAR, QK_KERNEL_FUSED_ACT | SB, FUSED_SCALAR)                                  \
+    XT(fused, "fused", avx2, QK_ISA_AVX2, GEMM_PREP_AVX2, QK_GEMM_G__AVX2, QK_GEMM_T__AVX2,        \
+       QK_KERNEL_FUSED_ACT | SB, FUSED_AVX2)
 #define PARSE                                                                                      \
     "per block: non-inlined parser returns {fp32 scale, 32 int8} by value, fp16 converted in "     \
     "software each time (the seed's baseline)"
@@ -36,8 +50,45 @@
 #define ZERO                                                                                       \
     "per block: precached scale; int8 read in place from the mapped blocks (the seed's final)"
 
+/* The packed variants (kernels/repack.h). No avx512vnni rows: they could not be run or tested on
+ * the AVX2-only machine they were written on. */
+#define SB            QK_KERNEL_SCALAR_BITS
+#define REPACKED_PREP qk_repack_prepare_g8
+#if QK_GEMM_G__SCALAR == 16
+#define GEMM_PREP_SCALAR qk_repack_prepare_g16
+#else
+#define GEMM_PREP_SCALAR qk_repack_prepare_g8
+#endif
+#if QK_GEMM_G__AVX2 == 16
+#define GEMM_PREP_AVX2 qk_repack_prepare_g16
+#else
+#define GEMM_PREP_AVX2 qk_repack_prepare_g8
+#endif
+#define STR_(v) #v
+#define STR(v)  STR_(v)
+#define REPACKED_SCALAR                                                                            \
+    "rows interleaved 8 at a time at load; 8 rows x 1 token per pass, tokens outside; fp16 "       \
+    "scales converted in software per block; scalar arithmetic and bits"
+#define REPACKED_AVX2                                                                              \
+    "rows interleaved 8 at a time at load; 8 rows x 1 token per pass (one ymm), tokens outside; "  \
+    "F16C scales; bit-identical to scalar"
+#define GEMM_SCALAR                                                                                \
+    "repacked layout; register tile " STR(QK_GEMM_G__SCALAR) " rows x " STR(                       \
+        QK_GEMM_T__SCALAR) " tokens, all token tiles per row group; scalar arithmetic and bits"
+#define GEMM_AVX2                                                                                  \
+    "repacked layout; register tile " STR(QK_GEMM_G__AVX2) " rows x " STR(                         \
+        QK_GEMM_T__AVX2) " tokens in ymm, all token tiles per row group; bit-identical to scalar"
+#define FUSED_SCALAR                                                                               \
+    "gemm's kernel (scalar, " STR(QK_GEMM_G__SCALAR) "x" STR(                                      \
+        QK_GEMM_T__SCALAR) " tile); the model fuses RMSNorm/GeGLU into activation quantisation"
+#define FUSED_AVX2                                                                                 \
+    "gemm's kernel (avx2, " STR(QK_GEMM_G__AVX2) "x" STR(                                          \
+        QK_GEMM_T__AVX2) " tile); the model fuses RMSNorm/GeGLU into activation quantisation"
+
 #define DECLARE(stem, variant, isa, bits, prep, summary) qk_matmul_fn qk_##stem##__##isa;
-QK_KERNEL_TABLE(DECLARE)
+#define DECLARE_T(stem, variant, isa, bits, prep, rb, tile, fl, summary)                           \
+    qk_matmul_fn qk_##stem##__##isa;
+QK_KERNEL_TABLE(DECLARE, DECLARE_T)
 
 #define ROW(stem, variant_, isa_, bits, prep, summary_)                                            \
     {.variant = variant_,                                                                          \
@@ -48,7 +99,17 @@ QK_KERNEL_TABLE(DECLARE)
      .matmul = qk_##stem##__##isa_,                                                                \
      .row_block = 1,                                                                               \
      .token_tile = QK_TOKEN_TILE},
-static const qk_kernel table[] = {QK_KERNEL_TABLE(ROW)};
+#define ROW_T(stem, variant_, isa_, bits, prep, rb, tile, fl, summary_)                            \
+    {.variant = variant_,                                                                          \
+     .isa = #isa_,                                                                                 \
+     .summary = summary_,                                                                          \
+     .isa_bits = bits,                                                                             \
+     .prepare = prep,                                                                              \
+     .matmul = qk_##stem##__##isa_,                                                                \
+     .row_block = rb,                                                                              \
+     .token_tile = tile,                                                                           \
+     .flags = fl},
+static const qk_kernel table[] = {QK_KERNEL_TABLE(ROW, ROW_T)};
 
 int qk_kernel_count(void) {
     return (int)(sizeof table / sizeof table[0]);

@@ -1,5 +1,6 @@
 /* Kernel tests, generated over the registry: every row of the table is checked against the float64
- * oracle (kernels/reference.c) and bit for bit against the other variants of its ISA. A new
+ * oracle (kernels/reference.c) and bit for bit against the other variants of its arithmetic family
+ * (the seed variants of its ISA; or, for QK_KERNEL_SCALAR_BITS kernels, the scalar ones). A new
  * registry row is tested with no edit here; rows the CPU cannot run are skipped with the reason.
  *
  * Tolerance. A kernel's int32 block sums are exact and (float)isum is exact (|isum| <= 32*128*128 <
@@ -17,6 +18,7 @@
 #include "kernels/kernel.h"
 #include "kernels/prepare.h"
 #include "kernels/reference.h"
+#include "kernels/repack.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -261,8 +263,16 @@ ParameterizedTest(int *id, kernels, row_subranges) {
             }
 }
 
-/* Within one ISA every variant gives the same bits as every other, and any split of the rows (as
- * threads make) gives the same bits as one call. */
+/* The kernels whose outputs must match bit for bit: per ISA, the four seed variants (one shared
+ * core per ISA, kernels/<isa>/dot.h); and the scalar family, the scalar seed variants plus every
+ * kernel flagged QK_KERNEL_SCALAR_BITS (the packed variants of kernels/repack.h, whatever their
+ * ISA). */
+static const char *arith_family(const qk_kernel *k) {
+    return !strcmp(k->isa, "scalar") || (k->flags & QK_KERNEL_SCALAR_BITS) ? "scalar" : k->isa;
+}
+
+/* Within one arithmetic family every variant gives the same bits as every other, and any split of
+ * the rows (as threads make) gives the same bits as one call. */
 ParameterizedTestParameters(kernels, bit_identical_within_isa) {
     return kernel_params();
 }
@@ -295,19 +305,21 @@ ParameterizedTest(int *id, kernels, bit_identical_within_isa) {
                               cut2, i / p.rows, i % p.rows, mine[i], split[i]);
                 for (int o = 0; o < qk_kernel_count(); o++) {
                     const qk_kernel *ko = qk_kernel_at(o);
-                    if (ko == k || strcmp(ko->isa, k->isa)) continue;
+                    if (ko == k || strcmp(arith_family(ko), arith_family(k)) ||
+                        !qk_kernel_available(ko, NULL))
+                        continue;
                     qk_q8_matrix wo = {.blocks = p.blocks, .rows = p.rows, .cols = p.cols};
                     cr_assert(qk_q8_matrix_prepare(&wo, ko) == 0);
                     ko->matmul(other, &wo, &p.x, 0, p.rows);
                     qk_q8_matrix_release(&wo);
                     for (size_t i = 0; i < n; i++)
-                        cr_assert(
-                            bits_of(mine[i]) == bits_of(other[i]),
-                            "%s__%s vs %s__%s rows=%d cols=%d tokens=%d %s %s: dst[t=%zu][r=%zu] "
-                            "%a vs %a (not bit-identical)",
-                            k->variant, k->isa, ko->variant, ko->isa, p.rows, p.cols, p.nt,
-                            gran_name(p.gran), kind == DATA_EXTREME ? "extreme" : "random",
-                            i / p.rows, i % p.rows, mine[i], other[i]);
+                        cr_assert(bits_of(mine[i]) == bits_of(other[i]),
+                                  "%s__%s vs %s__%s (family %s) rows=%d cols=%d tokens=%d %s %s: "
+                                  "dst[t=%zu][r=%zu] %a vs %a (not bit-identical)",
+                                  k->variant, k->isa, ko->variant, ko->isa, arith_family(k), p.rows,
+                                  p.cols, p.nt, gran_name(p.gran),
+                                  kind == DATA_EXTREME ? "extreme" : "random", i / p.rows,
+                                  i % p.rows, mine[i], other[i]);
                     compared++;
                 }
                 free(mine);
@@ -316,7 +328,8 @@ ParameterizedTest(int *id, kernels, bit_identical_within_isa) {
                 problem_free(&p);
             }
     if (!compared)
-        cr_log_info("%s__%s: no other variant of this ISA to compare", k->variant, k->isa);
+        cr_log_info("%s__%s: no other variant of its family (%s) to compare", k->variant, k->isa,
+                    arith_family(k));
 }
 
 /* alloc-copy allocates exactly once per weight block fetch (prepare.h: per row, block and group of
@@ -359,6 +372,152 @@ ParameterizedTest(int *id, kernels, allocation_count) {
     }
 }
 
+/* Row groups (row_block > 1): ranges that start and end inside groups, single rows at group edges,
+ * whole groups, and row counts that leave the last group partial (padded at prepare). Run on every
+ * kernel: for row_block 1 they are just more sub-ranges. */
+ParameterizedTestParameters(kernels, partial_row_groups) {
+    return kernel_params();
+}
+ParameterizedTest(int *id, kernels, partial_row_groups) {
+    const qk_kernel *k = kernel_or_skip(*id);
+    static const struct {
+        int rows, r0, r1;
+    } ranges[] = {{37, 0, 37},  {37, 3, 5},   {37, 5, 29},  {37, 7, 9},   {37, 8, 16},
+                  {37, 15, 17}, {37, 33, 37}, {37, 36, 37}, {37, 0, 1},   {37, 31, 33},
+                  {37, 16, 32}, {9, 0, 9},    {15, 0, 15},  {17, 0, 17},  {17, 16, 17},
+                  {23, 1, 22},  {31, 0, 31},  {33, 0, 33},  {49, 17, 47}, {49, 0, 49},
+                  {5, 2, 4},    {1, 0, 1}};
+    static const int tokens[] = {1, 2, 7, 13};
+    uint64_t seed = 500;
+    for (int a = 0; a < LEN(ranges); a++)
+        for (int t = 0; t < LEN(tokens); t++)
+            for (int g = 0; g < LEN(GRANS); g++) {
+                problem p;
+                problem_init(&p, ranges[a].rows, 64, tokens[t], GRANS[g],
+                             a % 2 ? DATA_EXTREME : DATA_RANDOM, seed++);
+                check_reference(k, &p, ranges[a].r0, ranges[a].r1);
+                problem_free(&p);
+            }
+}
+
+/* Every token count from 1 to 2 * token_tile + 1: full tiles, the remainder tile of every size. */
+ParameterizedTestParameters(kernels, token_counts_around_the_tile) {
+    return kernel_params();
+}
+ParameterizedTest(int *id, kernels, token_counts_around_the_tile) {
+    const qk_kernel *k = kernel_or_skip(*id);
+    const int tile = k->token_tile > 0 ? k->token_tile : 1;
+    uint64_t seed = 600;
+    for (int nt = 1; nt <= 2 * tile + 1; nt++)
+        for (int g = 0; g < LEN(GRANS); g++) {
+            problem p;
+            problem_init(&p, 19, 96, nt, GRANS[g], nt % 2 ? DATA_RANDOM : DATA_EXTREME, seed++);
+            check_reference(k, &p, 0, p.rows);
+            problem_free(&p);
+            problem_init(&p, 19, 96, nt, GRANS[g], DATA_RANDOM, seed++);
+            check_reference(k, &p, 3, 18);
+            problem_free(&p);
+        }
+}
+
+/* No tokens: nothing written, nothing read past the activations, no division by a zero tile count.
+ */
+ParameterizedTestParameters(kernels, zero_tokens) {
+    return kernel_params();
+}
+ParameterizedTest(int *id, kernels, zero_tokens) {
+    const qk_kernel *k = kernel_or_skip(*id);
+    problem p;
+    problem_init(&p, 21, 64, 1, QK_ACT_PER_TOKEN, DATA_RANDOM, 650);
+    prepare_or_fail(&p, k);
+    float *dst = dst_alloc(&p);
+    p.x.n_tokens = 0;
+    k->matmul(dst, &p.w, &p.x, 0, p.rows);
+    k->matmul(dst, &p.w, &p.x, 3, 17);
+    for (int i = 0; i < p.rows + GUARD; i++)
+        cr_assert(bits_of(dst[i]) == SENTINEL, "%s__%s: wrote dst[%d] with no tokens", k->variant,
+                  k->isa, i);
+    free(dst);
+    problem_free(&p);
+}
+
+/* The packed layout (kernels/repack.h) of every kernel that makes one: one 64-byte aligned block of
+ * ceil(rows/G) * G rows x cols/32 blocks of 34 bytes (rounded up to 64), owned by the matrix; each
+ * row's scale and quants where the layout says; zero padding rows; release clears it. */
+ParameterizedTestParameters(kernels, packed_layout_and_release) {
+    return kernel_params();
+}
+ParameterizedTest(int *id, kernels, packed_layout_and_release) {
+    const qk_kernel *k = qk_kernel_at(*id); /* layout only: no need to run the kernel */
+    cr_assert(k);
+    static const struct {
+        int rows, cols;
+    } shapes[] = {{1, 32}, {7, 64}, {8, 32}, {37, 96}, {64, 1152}, {17, 768}};
+    for (int s = 0; s < LEN(shapes); s++) {
+        problem p;
+        problem_init(&p, shapes[s].rows, shapes[s].cols, 1, QK_ACT_PER_TOKEN, DATA_EXTREME,
+                     700 + (uint64_t)s);
+        prepare_or_fail(&p, k);
+        if (!p.w.packed) {
+            cr_assert(k->row_block <= 1, "%s__%s: row_block %d without a packed layout", k->variant,
+                      k->isa, k->row_block);
+            problem_free(&p);
+            return;
+        }
+        const int G = k->row_block, nb = p.cols / QK8_0, groups = (p.rows + G - 1) / G;
+        cr_assert(G % 8 == 0 && G <= 32, "%s__%s: row_block %d", k->variant, k->isa, G);
+        const size_t want = ((size_t)groups * G * nb * QK8_0_BLOCK_BYTES + 63) & ~(size_t)63;
+        cr_assert(p.w.packed == p.w.prepared && p.w.prepared_bytes == want,
+                  "%s__%s rows=%d cols=%d: prepared_bytes %zu, expected %zu", k->variant, k->isa,
+                  p.rows, p.cols, p.w.prepared_bytes, want);
+        cr_assert(((uintptr_t)p.w.packed & 63) == 0, "packed layout not 64-byte aligned");
+        for (int r = 0; r < groups * G; r++)
+            for (int b = 0; b < nb; b++) {
+                const uint8_t *blk = qk_repack_block(&p.w, G, r / G, b);
+                const int i = r % G;
+                const uint8_t *src =
+                    r < p.rows ? p.blocks + ((size_t)r * nb + b) * QK8_0_BLOCK_BYTES : NULL;
+                cr_assert(blk[2 * i] == (src ? src[0] : 0) && blk[2 * i + 1] == (src ? src[1] : 0),
+                          "%s__%s: scale of row %d block %d", k->variant, k->isa, r, b);
+                for (int j = 0; j < QK8_0; j++)
+                    cr_assert(blk[2 * G + 4 * G * (j / 4) + 4 * i + j % 4] ==
+                                  (src ? src[2 + j] : 0),
+                              "%s__%s: quant %d of row %d block %d", k->variant, k->isa, j, r, b);
+            }
+        qk_q8_matrix_release(&p.w);
+        cr_assert(!p.w.prepared && !p.w.packed && p.w.prepared_bytes == 0 && !p.w.scales);
+        qk_q8_matrix_release(&p.w); /* idempotent */
+        /* bad shapes are refused and leave the matrix as it was */
+        static const struct { int rows, cols; } bad[] = {{5, 40}, {0, 64}, {-3, 64}, {5, 0}};
+        for (int b = 0; b < LEN(bad); b++) {
+            qk_q8_matrix m = {.blocks = p.blocks, .rows = bad[b].rows, .cols = bad[b].cols};
+            cr_assert(k->prepare(&m) != 0, "%s__%s: prepared a %dx%d matrix", k->variant, k->isa,
+                      bad[b].rows, bad[b].cols);
+            cr_assert(!m.prepared && !m.packed && !m.scales && m.prepared_bytes == 0);
+        }
+        qk_q8_matrix none = {.blocks = NULL, .rows = 8, .cols = 64};
+        cr_assert(k->prepare(&none) != 0 && !none.prepared);
+        problem_free(&p);
+    }
+}
+
+Test(prepare, repack_group_sizes) {
+    problem p;
+    problem_init(&p, 13, 64, 1, QK_ACT_PER_TOKEN, DATA_RANDOM, 800);
+    static const int bad_g[] = {0, 4, 12, 40, -8};
+    for (int i = 0; i < LEN(bad_g); i++) {
+        cr_assert(qk_repack_prepare(&p.w, bad_g[i]) != 0, "G = %d accepted", bad_g[i]);
+        cr_assert(!p.w.prepared && !p.w.packed);
+    }
+    static const int good_g[] = {8, 16, 24, 32};
+    for (int i = 0; i < LEN(good_g); i++) {
+        cr_assert(qk_repack_prepare(&p.w, good_g[i]) == 0);
+        cr_assert(p.w.prepared_bytes == ((qk_repack_bytes(13, 64, good_g[i]) + 63) & ~(size_t)63));
+        qk_q8_matrix_release(&p.w);
+    }
+    problem_free(&p);
+}
+
 /* ---- the registry and detection
  * ------------------------------------------------------------------- */
 
@@ -383,6 +542,8 @@ Test(registry, rows_are_well_formed) {
                   k->variant, k->isa, k->isa_bits);
         cr_assert(qk_kernel_find(k->variant, k->isa) == k, "%s__%s: duplicate or not found",
                   k->variant, k->isa);
+        cr_assert(k->row_block >= 0 && k->token_tile >= 1, "%s__%s: row_block %d token_tile %d",
+                  k->variant, k->isa, k->row_block, k->token_tile);
     }
 }
 

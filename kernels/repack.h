@@ -1,0 +1,64 @@
+/* The row-interleaved Q8_0 layout of the `repacked`, `gemm` and `fused` variants (every ISA), made
+ * at load by qk_repack_prepare_g8/_g16 (kernels/repack.c).
+ *
+ * Rows are taken in groups of G (a multiple of 8 up to 32; the variants use 8 and 16); the last
+ * group is padded with zero rows (scale 0, quants 0), so a kernel always computes whole groups and
+ * stores only the rows asked for. Group grp holds the group's nb = cols/32 blocks in column order,
+ * each G * 34 bytes (Q8_0's 34 bytes per 32 weights, unchanged):
+ *
+ *   bytes 0 .. 2G-1        the G fp16 scales of rows grp*G .. grp*G+G-1 (little-endian), so that
+ *                          one F16C vcvtph2ps converts 8 rows' scales at once
+ *   bytes 2G + 4G*g + 4i + k  (g = 0..7 the 4-byte group of the block, i = 0..G-1 the row, k =
+ * 0..3) quant 4g+k of row i: lane i of the 32-byte vector at 2G + 4G*g (+32 for rows 8..15) is row
+ * i's 4 consecutive quants, so one broadcast 4-byte group of activations meets 8 rows in one
+ * vpmaddubsw
+ *
+ * Group grp starts at packed + grp * nb * G * 34; the block data are 64-byte aligned at the start
+ * of the allocation and stay 32-byte aligned for G = 16 (544-byte blocks); for G = 8 (272-byte
+ * blocks) the quant vectors sit 16 bytes off a 32-byte boundary every other block. */
+#ifndef QK_KERNELS_REPACK_H
+#define QK_KERNELS_REPACK_H
+
+#include "kernels/kernel.h"
+
+#include <string.h>
+
+#define QK_REPACK_GROUPS_PER_BLOCK (QK8_0 / 4) /* 4-byte groups in a 32-value block */
+
+/* The tiles (rows x tokens per pass) of the variants on this layout; the registry records them as
+ * row_block and token_tile. gemm's were chosen by measurement on a Zen 3 (kernels/README.md). */
+#define QK_REPACKED_G     8  /* repacked, every ISA: 8 rows x 1 token */
+#define QK_GEMM_G__AVX2   16 /* gemm, fused: 16 rows x 3 tokens (two ymm of 8 rows per token) */
+#define QK_GEMM_T__AVX2   3
+#define QK_GEMM_G__SCALAR 16 /* the same layout as avx2's; 16 rows x 4 tokens */
+#define QK_GEMM_T__SCALAR 4
+
+/* Builds the layout for groups of G rows in one 64-byte aligned allocation owned by w
+ * (w->prepared, w->prepared_bytes; w->packed points at it). 0 = ok; -1 = bad shape (rows <= 0,
+ * cols <= 0 or not a multiple of 32, no blocks, G not 8, 16, 24 or 32) or out of memory, w
+ * unchanged. */
+int qk_repack_prepare(qk_q8_matrix *w, int G);
+int qk_repack_prepare_g8(qk_q8_matrix *w);
+int qk_repack_prepare_g16(qk_q8_matrix *w);
+
+/* Bytes the layout needs (before rounding the allocation up to a multiple of 64). */
+static inline size_t qk_repack_bytes(int rows, int cols, int G) {
+    const size_t groups = (size_t)(rows + G - 1) / (size_t)G;
+    return groups * (size_t)(cols / QK8_0) * (size_t)G * QK8_0_BLOCK_BYTES;
+}
+
+/* Block b of row group grp. */
+static inline const uint8_t *qk_repack_block(const qk_q8_matrix *w, int G, int grp, int b) {
+    const size_t nb = (size_t)(w->cols / QK8_0);
+    return (const uint8_t *)w->packed +
+           ((size_t)grp * nb + (size_t)b) * (size_t)G * QK8_0_BLOCK_BYTES;
+}
+
+/* The 4 activation bytes at p as one int32 (for a broadcast). */
+static inline int32_t qk_load_i32(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+#endif
