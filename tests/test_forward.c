@@ -1,6 +1,7 @@
 /* The forward pass against the independent references in ../shared/testdata (tiny-gemma). */
 #include <criterion/criterion.h>
 
+#include "../kernels/row-ops.h"
 #include "../model/gemma.h"
 #include "../harness/refdata.h"
 
@@ -91,14 +92,16 @@ Test(forward, fp32_matches_precise_reference) {
                   qk_max_abs_diff(out + s * 64, ref_precise.embedding[s], 64));
 }
 
-/* Kernels whose embeddings must be bit-identical: the same arithmetic family (the seed variants of
+/* Kernels whose embeddings must be bit-identical: the same matmul arithmetic (the seed variants of
  * one ISA; or the scalar ones with every QK_KERNEL_SCALAR_BITS kernel, whatever its ISA) and the
- * same activation path (QK_KERNEL_FUSED_ACT changes how the model quantises activations). */
+ * same row operations (the model runs norms, GeGLU, quantisation and attention with the row ops of
+ * the kernel's ISA). QK_KERNEL_FUSED_ACT does not split a family: the fused row ops compute the
+ * very values of their unfused composition (tests/test_row_ops.c), so fused = gemm, bit for bit. */
 static int same_bits(const qk_kernel *a, const qk_kernel *b) {
     const int sa = !strcmp(a->isa, "scalar") || (a->flags & QK_KERNEL_SCALAR_BITS),
               sb = !strcmp(b->isa, "scalar") || (b->flags & QK_KERNEL_SCALAR_BITS);
-    return sa == sb && (sa || !strcmp(a->isa, b->isa)) &&
-           (a->flags & QK_KERNEL_FUSED_ACT) == (b->flags & QK_KERNEL_FUSED_ACT);
+    const qk_row_ops *oa = qk_row_ops_for_isa(a->isa), *ob = qk_row_ops_for_isa(b->isa);
+    return sa == sb && (sa || !strcmp(a->isa, b->isa)) && oa && ob && !strcmp(oa->isa, ob->isa);
 }
 
 /* Every kernel in the registry (generated: a new kernel is tested with no edit here), both schemes:
