@@ -1,5 +1,6 @@
 #define _GNU_SOURCE /* open_memstream, strdup */
 #include "report.h"
+#include "report_kernels.h"
 #include "report_peer.h"
 
 #include <dirent.h>
@@ -2370,6 +2371,7 @@ static void write_markdown(FILE *f, report *R, const char *scripts) {
     section_threads(f, R, plot_named(R, "threads"));
     section_seqlen(f, R, plot_named(R, "seqlen"));
     section_roofline(f, R, plot_named(R, "roofline"));
+    qk_report_kernels_section(f, R->docs, R->n_docs);
     qk_report_peer_section(f, R->docs, R->n_docs);
     section_story(f, R);
     fprintf(f,

@@ -1,72 +1,10 @@
 /* REPORT.md's "llama.cpp peer" section: see report_peer.h. */
 #include "report_peer.h"
 
+#include "report_json.h"
+
 #include <math.h>
 #include <string.h>
-
-static const char *str_of(json_t *o, const char *key) {
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "";
-}
-
-static double num_of(json_t *o, const char *key) {
-    json_t *v = json_object_get(o, key);
-    return json_is_number(v) ? json_number_value(v) : NAN;
-}
-
-static double ms_of(json_t *rec) {
-    const double v = num_of(rec, "real_time");
-    const char *u = str_of(rec, "time_unit");
-    if (!strcmp(u, "s")) return 1e3 * v;
-    if (!strcmp(u, "us")) return 1e-3 * v;
-    if (!strcmp(u, "ns")) return 1e-6 * v;
-    return v;
-}
-
-/* The aggregate `agg` (median, ci_lo, ci_hi) of configuration run_name in doc, in ms (NAN if
- * absent). */
-static double agg_ms(json_t *doc, const char *run_name, const char *agg) {
-    size_t i;
-    json_t *b;
-    json_array_foreach(json_object_get(doc, "benchmarks"), i, b) {
-        if (!strcmp(str_of(b, "run_type"), "aggregate") &&
-            !strcmp(str_of(b, "run_name"), run_name) && !strcmp(str_of(b, "aggregate_name"), agg))
-            return ms_of(b);
-    }
-    return NAN;
-}
-
-static json_t *comparison_of(json_t *doc, const char *name) {
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_object_get(doc, "comparisons"), i, c) {
-        if (!strcmp(str_of(c, "name"), name)) return c;
-    }
-    return NULL;
-}
-
-/* A time or ratio with enough digits and no exponent. */
-static int fmt_num(char *buf, size_t size, double v) {
-    const double a = fabs(v);
-    return snprintf(buf, size, a >= 100 ? "%.0f" : a >= 10 ? "%.1f" : a >= 1 ? "%.2f" : "%.3f", v);
-}
-
-/* "12.3 ms [11.9, 13.0]" */
-static void fmt_ci(char *buf, size_t size, double m, double lo, double hi, const char *unit) {
-    if (!isfinite(m)) {
-        snprintf(buf, size, "n/a");
-        return;
-    }
-    char a[24], b[24], c[24];
-    fmt_num(a, sizeof a, m);
-    if (isfinite(lo) && isfinite(hi)) {
-        fmt_num(b, sizeof b, lo);
-        fmt_num(c, sizeof c, hi);
-        snprintf(buf, size, "%s%s [%s, %s]", a, unit, b, c);
-    } else {
-        snprintf(buf, size, "%s%s", a, unit);
-    }
-}
 
 static void fmt_cos(char *buf, size_t size, double c) {
     if (isfinite(c))
@@ -75,39 +13,31 @@ static void fmt_cos(char *buf, size_t size, double c) {
         snprintf(buf, size, "n/a");
 }
 
-/* Our configuration's short name: "zero-copy/avx2" from "forward/zero-copy/avx2/t:2/...". */
-static void short_name(char *buf, size_t size, const char *name) {
-    const char *p = strchr(name, '/');
-    p = p ? p + 1 : name;
-    const char *t = strstr(p, "/t:");
-    snprintf(buf, size, "%.*s", t ? (int)(t - p) : (int)strlen(p), p);
-}
-
 static void peer_row(FILE *f, json_t *doc, json_t *med) {
     json_t *ctx = json_object_get(doc, "context");
-    const char *name = str_of(med, "run_name");
+    const char *name = qk_rj_str(med, "run_name");
     char peer[128], ours[256], ratio[200], cf[32], cb[32];
-    fmt_ci(peer, sizeof peer, ms_of(med), agg_ms(doc, name, "ci_lo"), agg_ms(doc, name, "ci_hi"),
-           " ms");
+    qk_rj_fmt_ci(peer, sizeof peer, qk_rj_ms(med), qk_rj_agg_ms(doc, name, "ci_lo"),
+                 qk_rj_agg_ms(doc, name, "ci_hi"), " ms");
     json_t *acc = json_object_get(med, "peer_accuracy");
-    fmt_cos(cf, sizeof cf, num_of(acc, "cosine_fp32"));
-    fmt_cos(cb, sizeof cb, num_of(acc, "cosine_best_int8"));
-    json_t *cmp = comparison_of(doc, name);
-    const char *base = cmp ? str_of(cmp, "baseline") : str_of(acc, "best_int8");
+    fmt_cos(cf, sizeof cf, qk_rj_num(acc, "cosine_fp32"));
+    fmt_cos(cb, sizeof cb, qk_rj_num(acc, "cosine_best_int8"));
+    json_t *cmp = qk_rj_comparison(doc, name);
+    const char *base = cmp ? qk_rj_str(cmp, "baseline") : qk_rj_str(acc, "best_int8");
     snprintf(ours, sizeof ours, "n/a (no int8 kernel in the group)");
     snprintf(ratio, sizeof ratio, "n/a");
     if (*base) {
         char sn[96], m[96];
-        short_name(sn, sizeof sn, base);
-        fmt_ci(m, sizeof m, agg_ms(doc, base, "median"), agg_ms(doc, base, "ci_lo"),
-               agg_ms(doc, base, "ci_hi"), " ms");
+        qk_rj_short_name(sn, sizeof sn, base);
+        qk_rj_fmt_ci(m, sizeof m, qk_rj_agg_ms(doc, base, "median"),
+                     qk_rj_agg_ms(doc, base, "ci_lo"), qk_rj_agg_ms(doc, base, "ci_hi"), " ms");
         snprintf(ours, sizeof ours, "%s: %s", sn, m);
     }
     if (cmp) {
-        const double r = num_of(cmp, "ratio");
+        const double r = qk_rj_num(cmp, "ratio");
         char ci[96], by[24];
-        fmt_ci(ci, sizeof ci, r, num_of(cmp, "ci_lo"), num_of(cmp, "ci_hi"), "x");
-        fmt_num(by, sizeof by, r >= 1 ? r : 1 / r);
+        qk_rj_fmt_ci(ci, sizeof ci, r, qk_rj_num(cmp, "ci_lo"), qk_rj_num(cmp, "ci_hi"), "x");
+        qk_rj_fmt_num(by, sizeof by, r >= 1 ? r : 1 / r);
         if (isfinite(r) && r > 0)
             snprintf(ratio, sizeof ratio, "%s: %s %sx faster", ci, r >= 1 ? "ours" : "llama.cpp",
                      by);
@@ -116,10 +46,11 @@ static void peer_row(FILE *f, json_t *doc, json_t *med) {
     }
     json_t *model = json_object_get(ctx, "model");
     fprintf(f, "| %s | %s | %d | %d | %s | %s | %s | %s | %s | %s | %s |\n",
-            str_of(ctx, "cpu_model"),
-            *str_of(model, "spec") ? str_of(model, "spec") : str_of(model, "path"),
-            (int)num_of(med, "threads"), (int)num_of(med, "seq_len"), str_of(med, "binding"), peer,
-            ours, ratio, cf, cb, str_of(json_object_get(med, "peer"), "binding"));
+            qk_rj_str(ctx, "cpu_model"),
+            *qk_rj_str(model, "spec") ? qk_rj_str(model, "spec") : qk_rj_str(model, "path"),
+            (int)qk_rj_num(med, "threads"), (int)qk_rj_num(med, "seq_len"),
+            qk_rj_str(med, "binding"), peer, ours, ratio, cf, cb,
+            qk_rj_str(json_object_get(med, "peer"), "binding"));
 }
 
 void qk_report_peer_section(FILE *f, json_t *const *docs, int n_docs) {
@@ -129,10 +60,10 @@ void qk_report_peer_section(FILE *f, json_t *const *docs, int n_docs) {
         size_t i;
         json_t *b;
         json_array_foreach(json_object_get(docs[d], "benchmarks"), i, b) {
-            if (strcmp(str_of(b, "path"), "llama.cpp")) continue;
+            if (strcmp(qk_rj_str(b, "path"), "llama.cpp")) continue;
             if (json_is_true(json_object_get(b, "error_occurred")))
                 skipped++;
-            else if (!strcmp(str_of(b, "aggregate_name"), "median"))
+            else if (!strcmp(qk_rj_str(b, "aggregate_name"), "median"))
                 rows++;
         }
     }
@@ -161,9 +92,9 @@ void qk_report_peer_section(FILE *f, json_t *const *docs, int n_docs) {
             size_t i;
             json_t *b;
             json_array_foreach(json_object_get(docs[d], "benchmarks"), i, b) {
-                if (!strcmp(str_of(b, "path"), "llama.cpp") &&
+                if (!strcmp(qk_rj_str(b, "path"), "llama.cpp") &&
                     !json_is_true(json_object_get(b, "error_occurred")) &&
-                    !strcmp(str_of(b, "aggregate_name"), "median"))
+                    !strcmp(qk_rj_str(b, "aggregate_name"), "median"))
                     peer_row(f, docs[d], b);
             }
         }
@@ -181,8 +112,8 @@ void qk_report_peer_section(FILE *f, json_t *const *docs, int n_docs) {
         }
         if (info)
             fprintf(f, "Library: `%s` (%s, llama.cpp commit %.12s); %s.\n\n",
-                    str_of(info, "library_file"), str_of(info, "package"),
-                    str_of(info, "llama_cpp_commit"), str_of(info, "system_info"));
+                    qk_rj_str(info, "library_file"), qk_rj_str(info, "package"),
+                    qk_rj_str(info, "llama_cpp_commit"), qk_rj_str(info, "system_info"));
     }
     if (skipped) {
         fprintf(f, "Not measured:\n\n");
@@ -190,10 +121,10 @@ void qk_report_peer_section(FILE *f, json_t *const *docs, int n_docs) {
             size_t i;
             json_t *b;
             json_array_foreach(json_object_get(docs[d], "benchmarks"), i, b) {
-                if (!strcmp(str_of(b, "path"), "llama.cpp") &&
+                if (!strcmp(qk_rj_str(b, "path"), "llama.cpp") &&
                     json_is_true(json_object_get(b, "error_occurred")))
-                    fprintf(f, "- %s: not measured (%s)\n", str_of(b, "name"),
-                            str_of(b, "error_message"));
+                    fprintf(f, "- %s: not measured (%s)\n", qk_rj_str(b, "name"),
+                            qk_rj_str(b, "error_message"));
             }
         }
         fprintf(f, "\n");

@@ -641,19 +641,22 @@ static int measure_group(run_ctx *rc, entry *g, int n, int done, int total, doub
     return 0;
 }
 
-/* Speedup of each configuration against its ISA's parse-per-block (the story's baseline) in the
- * same group, as a paired ratio baseline/config per round. */
+/* Each configuration against its group's baseline, as the paired time ratio config / baseline per
+ * round (the speedup is its inverse). The baseline is the experiment's first kernel variant on the
+ * same ISA (and activation scheme): parse-per-block for the seed story, zero-copy for the kernels
+ * beyond it. */
 static void add_comparisons(run_ctx *rc, qk_results *res, entry *g, int n) {
     for (int i = 0; i < n; i++) {
-        if (g[i].skipped) continue;
-        for (int b = 0; b < n; b++) {
-            if (b == i || g[b].skipped || strcmp(g[b].cfg.variant, "parse-per-block") != 0 ||
-                strcmp(g[b].cfg.isa, g[i].cfg.isa) != 0)
-                continue;
-            qk_stats ratio;
-            if (qk_ratio_compute(g[i].real, g[b].real, rc->reps, rc->exp->seed, &ratio) == 0)
-                qk_results_add_comparison(res, g[i].cfg.name, g[b].cfg.name, &ratio);
-        }
+        if (g[i].skipped || g[i].cfg.peer || g[i].cfg.path != QK_PATH_INT8) continue;
+        int b = -1;
+        for (int k = 0; k < n && b < 0; k++)
+            if (!g[k].skipped && !g[k].cfg.peer && g[k].cfg.path == QK_PATH_INT8 &&
+                !strcmp(g[k].cfg.isa, g[i].cfg.isa) && g[k].cfg.act_scale == g[i].cfg.act_scale)
+                b = k;
+        if (b < 0 || b == i) continue;
+        qk_stats ratio;
+        if (qk_ratio_compute(g[i].real, g[b].real, rc->reps, rc->exp->seed, &ratio) == 0)
+            qk_results_add_comparison(res, g[i].cfg.name, g[b].cfg.name, &ratio);
     }
 }
 

@@ -414,3 +414,33 @@ Test(report, peer_section_not_measured) {
     HAS(md, "`peer = llama.cpp`");
     free(md);
 }
+
+/* The packed kernels' section: from tests/data/results-kernels.json (zero-copy as the baseline,
+ * gemm and fused at 16 tokens with profiles and paired ratios), and "not measured" without them.
+ * Comparisons hold time ratios config / baseline: the speedups are their inverses. */
+#define RESULTS_KERNELS DATA "results-kernels.json"
+
+Test(report, kernels_section_from_fixture) {
+    const char *res[] = {RESULTS_KERNELS};
+    qk_report_outcome out;
+    char *md = generate(res, 1, NULL, 0, &out);
+    HAS(md, "## Kernels beyond the story");
+    HAS(md,
+        "| 16 | 2 | token | zero-copy/avx2 | 40.0 ms [38.0, 42.0] | baseline | 100.0 | 90.0% |");
+    HAS(md, "| 16 | 2 | token | gemm/avx2 | 20.0 ms [19.0, 21.0] | 2.00x [1.82, 2.22] | 200.0 | "
+            "85.0% |");
+    /* p = 36 / 40, s = 36 / 16, predicted 1 / (0.1 + 0.9 / 2.25) = 2.00, achieved 1 / 0.48 */
+    HAS(md, "| 16 | 2 | zero-copy/avx2 -> fused/avx2 | 90.0% | 10.00x | 2.25x | 2.00x | 2.08x "
+            "[2.00, 2.17] |");
+    free(md);
+}
+
+Test(report, kernels_section_not_measured) {
+    const char *res[] = {RESULTS_A};
+    qk_report_outcome out;
+    char *md = generate(res, 1, NULL, 0, &out);
+    HAS(md,
+        "## Kernels beyond the story\n\nNot measured: no results file has a forward pass of the "
+        "packed kernels");
+    free(md);
+}
