@@ -1,7 +1,8 @@
 /* Row operations on float activations, one implementation per ISA tier: the vector work of a
- * forward pass that is not a matmul (RMSNorm, GeGLU, activation quantisation, the dot products and
- * scaled adds of attention), and the fused forms that quantise a row while it is still in L1.
- * Like the matmul kernels they know nothing of models or threads: one call handles one row.
+ * forward pass that is not a matmul (RMSNorm, GeGLU, activation quantisation, attention's scores,
+ * softmax exponentials and weighted sums of values), and the fused forms that quantise a row while
+ * it is still in L1. Like the matmul kernels they know nothing of models or threads: one call
+ * handles one row (attention's: one query).
  *
  * Quantisation (every ISA, fused or not) is bit-identical to model/q8_0.c's qk_quantize_act_token
  * and qk_quantize_act_block: d = amax / 127, q = roundf(x * (1/d)) (ties away from zero),
@@ -29,8 +30,17 @@ typedef struct {
     /* Fused: geglu(tmp, g, u) then quantize(tmp). */
     void (*geglu_quantize)(const float *g, const float *u, int n, float *tmp, int8_t *q,
                            float *scale, int granularity);
-    float (*dot)(const float *a, const float *b, int n);    /* sum a[i] * b[i] */
-    void (*axpy)(float *y, float a, const float *x, int n); /* y[i] += a * x[i] */
+    /* Attention, one query against n_rows consecutive keys/values (row r at rows + r * stride):
+     * out[r] = sum_i q[i] * rows[r * stride + i], i < n (the query's scores). */
+    void (*dot_rows)(float *out, const float *q, const float *rows, size_t stride, int n_rows,
+                     int n);
+    /* x[i] = exp(x[i] - shift), i < n; returns the sum of the new x[i], accumulated in double (the
+     * softmax numerators and denominator; shift = the max, so every argument is <= 0). */
+    double (*exp_shift_sum)(float *x, int n, float shift);
+    /* out[i] = sum_r p[r] * rows[r * stride + i], i < n, r < n_rows from 0 in order (the
+     * probability-weighted sum of the values); out is written, not accumulated into. */
+    void (*weighted_sum)(float *out, const float *p, const float *rows, size_t stride, int n_rows,
+                         int n);
 } qk_row_ops;
 
 /* The row ops of an ISA tier ("scalar", "avx2", "avx512vnni"), or NULL if unknown. Whether the CPU

@@ -794,8 +794,8 @@ static void rope_body(void *arg, int p0, int p1, int worker) {
     }
 }
 
-/* One (head, query) pair per item: scores over the visible keys, softmax, weighted sum of values.
- */
+/* One (head, query) pair per item: scores over the visible keys (scores[0] for key b0), softmax,
+ * weighted sum of values. */
 static void attention_items(void *arg, int i0, int i1, int worker) {
     const attn_job *j = arg;
     const qk_gemma_model *m = j->m;
@@ -812,22 +812,17 @@ static void attention_items(void *arg, int i0, int i1, int worker) {
             b0 = a - radius > 0 ? a - radius : 0;
             b1 = a + radius < N - 1 ? a + radius : N - 1;
         }
+        const int nb = b1 - b0 + 1;
+        const size_t off = (size_t)b0 * KD + (size_t)kvh * D;
+        ops->dot_rows(scores, qa, m->k + off, (size_t)KD, nb, D);
         float mx = -INFINITY;
-        for (int b = b0; b <= b1; b++) {
-            const float s = ops->dot(qa, m->k + (size_t)b * KD + (size_t)kvh * D, D);
-            scores[b] = s;
-            if (s > mx) mx = s;
-        }
-        double sum = 0.0;
-        for (int b = b0; b <= b1; b++) {
-            scores[b] = expf(scores[b] - mx);
-            sum += scores[b];
-        }
+        for (int b = 0; b < nb; b++)
+            if (scores[b] > mx) mx = scores[b];
+        const double sum = ops->exp_shift_sum(scores, nb, mx);
         const float inv = (float)(1.0 / sum);
-        float *oa = m->o + (size_t)a * QD + (size_t)h * D;
-        for (int d = 0; d < D; d++) oa[d] = 0.0f;
-        for (int b = b0; b <= b1; b++)
-            ops->axpy(oa, scores[b] * inv, m->v + (size_t)b * KD + (size_t)kvh * D, D);
+        for (int b = 0; b < nb; b++) scores[b] *= inv;
+        ops->weighted_sum(m->o + (size_t)a * QD + (size_t)h * D, scores, m->v + off, (size_t)KD, nb,
+                          D);
     }
 }
 

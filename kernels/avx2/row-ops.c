@@ -354,41 +354,181 @@ static void geglu_quantize(const float *g, const float *u, int n, float *tmp, in
     quantize(tmp, n, q, scale, QK_ACT_PER_TOKEN);
 }
 
-/* ---- dot, axpy ---- */
+/* ---- attention: dot_rows, exp_shift_sum, weighted_sum ---- */
 
-static float dot(const float *a, const float *b, int n) {
+/* The first k lanes set (0 <= k <= 8): the masked loads and stores of the tails (a masked-off lane
+ * is neither read nor written, so a tail never touches memory past the row). */
+static const int32_t tail_mask_tab[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+RO_INLINE __m256i tail_mask(int k) {
+    return _mm256_loadu_si256((const __m256i *)(tail_mask_tab + 8 - k));
+}
+
+/* One row, four chains (the rows past the last multiple of four). */
+static float dot1(const float *q, const float *k, int n) {
     __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
     int i = 0;
     for (; i + 32 <= n; i += 32) {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
-        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
-        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(k + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), _mm256_loadu_ps(k + i + 8), s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 16), _mm256_loadu_ps(k + i + 16), s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 24), _mm256_loadu_ps(k + i + 24), s3);
     }
     for (; i + 8 <= n; i += 8)
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(k + i), s0);
+    if (i < n) {
+        const __m256i m = tail_mask(n - i);
+        s1 = _mm256_fmadd_ps(_mm256_maskload_ps(q + i, m), _mm256_maskload_ps(k + i, m), s1);
+    }
     const __m256 s = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
     __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
     h = _mm_add_ps(h, _mm_movehl_ps(h, h));
     h = _mm_add_ss(h, _mm_movehdup_ps(h));
-    float r = _mm_cvtss_f32(h);
-    for (; i < n; i++) r = fmaf(a[i], b[i], r);
-    return r;
+    return _mm_cvtss_f32(h);
 }
 
-static void axpy(float *y, float a, const float *x, int n) {
-    const __m256 va = _mm256_set1_ps(a);
+#define DOT4_STEP(qv, off, c)                                                                      \
+    do {                                                                                           \
+        a0##c = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + (off)), a0##c);                           \
+        a1##c = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k1 + (off)), a1##c);                           \
+        a2##c = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k2 + (off)), a2##c);                           \
+        a3##c = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k3 + (off)), a3##c);                           \
+    } while (0)
+
+/* Four consecutive rows: each q load serves four keys, two chains per key (eight in flight: the
+ * FMA latency times its throughput); the four sums come out as one vector. */
+static __m128 dot4(const float *q, const float *k0, size_t stride, int n) {
+    const float *k1 = k0 + stride, *k2 = k1 + stride, *k3 = k2 + stride;
+    __m256 a0a = _mm256_setzero_ps(), a0b = a0a, a1a = a0a, a1b = a0a, a2a = a0a, a2b = a0a,
+           a3a = a0a, a3b = a0a;
     int i = 0;
     for (; i + 16 <= n; i += 16) {
-        _mm256_storeu_ps(y + i,
-                         _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-        _mm256_storeu_ps(
-            y + i + 8, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8)));
+        const __m256 qa = _mm256_loadu_ps(q + i), qb = _mm256_loadu_ps(q + i + 8);
+        DOT4_STEP(qa, i, a);
+        DOT4_STEP(qb, i + 8, b);
     }
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i,
-                         _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-    for (; i < n; i++) y[i] = fmaf(a, x[i], y[i]);
+    if (i + 8 <= n) {
+        const __m256 qa = _mm256_loadu_ps(q + i);
+        DOT4_STEP(qa, i, a);
+        i += 8;
+    }
+    if (i < n) {
+        const __m256i m = tail_mask(n - i);
+        const __m256 qb = _mm256_maskload_ps(q + i, m);
+        a0b = _mm256_fmadd_ps(qb, _mm256_maskload_ps(k0 + i, m), a0b);
+        a1b = _mm256_fmadd_ps(qb, _mm256_maskload_ps(k1 + i, m), a1b);
+        a2b = _mm256_fmadd_ps(qb, _mm256_maskload_ps(k2 + i, m), a2b);
+        a3b = _mm256_fmadd_ps(qb, _mm256_maskload_ps(k3 + i, m), a3b);
+    }
+    /* hadd(hadd(s0, s1), hadd(s2, s3)): lane r (and r + 4) hold partial sums of key r */
+    const __m256 t =
+        _mm256_hadd_ps(_mm256_hadd_ps(_mm256_add_ps(a0a, a0b), _mm256_add_ps(a1a, a1b)),
+                       _mm256_hadd_ps(_mm256_add_ps(a2a, a2b), _mm256_add_ps(a3a, a3b)));
+    return _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+}
+
+static void dot_rows(float *out, const float *q, const float *rows, size_t stride, int n_rows,
+                     int n) {
+    int r = 0;
+    for (; r + 4 <= n_rows; r += 4) _mm_storeu_ps(out + r, dot4(q, rows + r * stride, stride, n));
+    for (; r < n_rows; r++) out[r] = dot1(q, rows + r * stride, n);
+}
+
+/* exp(x - shift): exp8 on the argument clamped to [-87, 88] (NaN passes the clamps: vmaxps and
+ * vminps return their second operand when one is NaN), 0 below -87 (exp(-87) = 1.6e-38: also for
+ * -inf), +inf above 88 (expf overflows from 88.72 on). */
+RO_INLINE __m256 exp_shift8(__m256 x, __m256 vs) {
+    const __m256 z = _mm256_sub_ps(x, vs);
+    const __m256 lo = _mm256_set1_ps(-87.0f), hi = _mm256_set1_ps(88.0f);
+    const __m256 e = exp8(_mm256_min_ps(hi, _mm256_max_ps(lo, z)));
+    const __m256 over = _mm256_cmp_ps(z, hi, _CMP_GT_OQ);
+    return _mm256_blendv_ps(_mm256_andnot_ps(_mm256_cmp_ps(z, lo, _CMP_LT_OQ), e),
+                            _mm256_set1_ps(INFINITY), over);
+}
+
+RO_INLINE void sum8_pd(__m256 e, __m256d *s0, __m256d *s1) {
+    *s0 = _mm256_add_pd(*s0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+    *s1 = _mm256_add_pd(*s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+}
+
+static double exp_shift_sum(float *x, int n, float shift) {
+    const __m256 vs = _mm256_set1_ps(shift);
+    __m256d s0 = _mm256_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m256 e0 = exp_shift8(_mm256_loadu_ps(x + i), vs);
+        const __m256 e1 = exp_shift8(_mm256_loadu_ps(x + i + 8), vs);
+        _mm256_storeu_ps(x + i, e0);
+        _mm256_storeu_ps(x + i + 8, e1);
+        sum8_pd(e0, &s0, &s1);
+        sum8_pd(e1, &s2, &s3);
+    }
+    for (; i < n; i += 8) { /* the last 1..15: a full vector, then a masked one */
+        const __m256i m = tail_mask(n - i < 8 ? n - i : 8);
+        const __m256 e =
+            _mm256_and_ps(exp_shift8(_mm256_maskload_ps(x + i, m), vs), _mm256_castsi256_ps(m));
+        _mm256_maskstore_ps(x + i, m, e);
+        sum8_pd(e, &s0, &s1);
+    }
+    const __m256d s = _mm256_add_pd(_mm256_add_pd(s0, s1), _mm256_add_pd(s2, s3));
+    const __m128d h = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
+}
+
+/* out[0 .. 8 nv + tail): nv full vectors and, if tail > 0, one masked vector of tail lanes (at
+ * most eight in all; nv and tail are constants where it is inlined). The accumulators stay in
+ * registers across every row, so out is written once and each row element loaded once. */
+RO_INLINE void weighted_block(float *out, const float *p, const float *rows, size_t stride,
+                              int n_rows, const int nv, const int tail) {
+    const __m256i m = tail_mask(tail);
+    __m256 acc[8];
+    for (int v = 0; v < 8; v++) acc[v] = _mm256_setzero_ps();
+    for (int r = 0; r < n_rows; r++, rows += stride) {
+        const __m256 pr = _mm256_broadcast_ss(p + r);
+        for (int v = 0; v < nv; v++)
+            acc[v] = _mm256_fmadd_ps(pr, _mm256_loadu_ps(rows + 8 * v), acc[v]);
+        if (tail) acc[nv] = _mm256_fmadd_ps(pr, _mm256_maskload_ps(rows + 8 * nv, m), acc[nv]);
+    }
+    for (int v = 0; v < nv; v++) _mm256_storeu_ps(out + 8 * v, acc[v]);
+    if (tail) _mm256_maskstore_ps(out + 8 * nv, m, acc[nv]);
+}
+
+static void weighted_sum(float *out, const float *p, const float *rows, size_t stride, int n_rows,
+                         int n) {
+    int i = 0;
+    for (; i + 64 <= n; i += 64) weighted_block(out + i, p, rows + i, stride, n_rows, 8, 0);
+    if (i + 32 <= n) {
+        weighted_block(out + i, p, rows + i, stride, n_rows, 4, 0);
+        i += 32;
+    }
+    /* the last 0..31: up to three full vectors and a masked one */
+    const int rest = n - i, nv = rest / 8, tail = rest % 8;
+    float *o = out + i;
+    const float *v = rows + i;
+    switch (nv * 2 + (tail > 0)) {
+    case 1:
+        weighted_block(o, p, v, stride, n_rows, 0, tail);
+        break;
+    case 2:
+        weighted_block(o, p, v, stride, n_rows, 1, 0);
+        break;
+    case 3:
+        weighted_block(o, p, v, stride, n_rows, 1, tail);
+        break;
+    case 4:
+        weighted_block(o, p, v, stride, n_rows, 2, 0);
+        break;
+    case 5:
+        weighted_block(o, p, v, stride, n_rows, 2, tail);
+        break;
+    case 6:
+        weighted_block(o, p, v, stride, n_rows, 3, 0);
+        break;
+    case 7:
+        weighted_block(o, p, v, stride, n_rows, 3, tail);
+        break;
+    default:
+        break; /* 0 */
+    }
 }
 
 const qk_row_ops qk_row_ops__avx2 = {
@@ -399,6 +539,7 @@ const qk_row_ops qk_row_ops__avx2 = {
     .geglu = geglu,
     .rms_norm_quantize = rms_norm_quantize,
     .geglu_quantize = geglu_quantize,
-    .dot = dot,
-    .axpy = axpy,
+    .dot_rows = dot_rows,
+    .exp_shift_sum = exp_shift_sum,
+    .weighted_sum = weighted_sum,
 };
