@@ -30,17 +30,19 @@ typedef struct {
     /* Fused: geglu(tmp, g, u) then quantize(tmp). */
     void (*geglu_quantize)(const float *g, const float *u, int n, float *tmp, int8_t *q,
                            float *scale, int granularity);
-    /* Attention, one query against n_rows consecutive keys/values (row r at rows + r * stride):
-     * out[r] = sum_i q[i] * rows[r * stride + i], i < n (the query's scores). */
-    void (*dot_rows)(float *out, const float *q, const float *rows, size_t stride, int n_rows,
-                     int n);
+    /* Attention: n_q queries (query j at q + j * q_stride, e.g. the heads that share a KV head)
+     * against n_rows consecutive keys (row r at rows + r * stride), n values each:
+     * out[j * out_stride + r] = sum_i q[j * q_stride + i] * rows[r * stride + i] (the scores). */
+    void (*dot_rows)(float *out, size_t out_stride, const float *q, size_t q_stride, int n_q,
+                     const float *rows, size_t stride, int n_rows, int n);
     /* x[i] = exp(x[i] - shift), i < n; returns the sum of the new x[i], accumulated in double (the
      * softmax numerators and denominator; shift = the max, so every argument is <= 0). */
     double (*exp_shift_sum)(float *x, int n, float shift);
-    /* out[i] = sum_r p[r] * rows[r * stride + i], i < n, r < n_rows from 0 in order (the
-     * probability-weighted sum of the values); out is written, not accumulated into. */
-    void (*weighted_sum)(float *out, const float *p, const float *rows, size_t stride, int n_rows,
-                         int n);
+    /* out[j * out_stride + i] = sum_r p[j * p_stride + r] * rows[r * stride + i], i < n, r <
+     * n_rows from 0 in order, j < n_q (the probability-weighted sums of the values); out is
+     * written, not accumulated into. */
+    void (*weighted_sum)(float *out, size_t out_stride, const float *p, size_t p_stride, int n_q,
+                         const float *rows, size_t stride, int n_rows, int n);
 } qk_row_ops;
 
 /* The row ops of an ISA tier ("scalar", "avx2", "avx512vnni"), or NULL if unknown. Whether the CPU

@@ -416,42 +416,55 @@ static size_t attn_stride(int n, int s) {
     return s == 0 ? (size_t)n : s == 1 ? (size_t)n + 3 : (size_t)(2 * n + 5);
 }
 
-/* dot_rows: scalar = the sequential float loop, bit for bit; every table within the dot bound
- * |error| <= n * 2^-24 * sum |q k| of the double sum (any order, with or without FMA); out written
- * at [0, n_rows) only. */
+/* dot_rows: scalar = the sequential float loop per query and key, bit for bit; every table within
+ * the dot bound |error| <= n * 2^-24 * sum |q k| of the double sum (any order, with or without
+ * FMA); out_j written at [0, n_rows) only. n_q 1..5: the vector code's query blocks (3, 2, 1) and
+ * their combinations; query and output strides wider than a row. */
 Test(row_ops, dot_rows) {
-    float *q = malloc(sizeof(float) * 256), *out = malloc(sizeof(float) * (129 + GUARD));
+    enum { QMAX = 5, OS = 129 + GUARD };
+    float *q = malloc(sizeof(float) * QMAX * 300), *out = malloc(sizeof(float) * QMAX * OS);
     const qk_row_ops *sc = qk_row_ops_for_isa("scalar");
     for (int zr = 0; zr < N_ATTN_ROWS; zr++)
         for (int zn = 0; zn < N_ATTN_N; zn++)
-            for (int st = 0; st < 3; st++) {
-                const int nr = attn_rows[zr], n = attn_n[zn];
-                const size_t stride = attn_stride(n, st);
-                for (int i = 0; i < n; i++) q[i] = st == 2 ? wide(1.0f) : uniform(-2, 2);
-                float *rows = make_rows(nr, n, stride, st == 1 ? 30.0f : 1.0f);
-                for (int r = 0; r < nr + GUARD; r++) out[r] = guard_value;
-                sc->dot_rows(out, q, rows, stride, nr, n);
-                for (int r = 0; r < nr; r++)
-                    cr_assert_eq(bits(out[r]), bits(gemma_dot(q, rows + r * stride, n)),
-                                 "scalar dot_rows rows=%d n=%d stride=%zu [%d]", nr, n, stride, r);
-                FOR_TABLES(ops) {
-                    for (int r = 0; r < nr + GUARD; r++) out[r] = guard_value;
-                    ops->dot_rows(out, q, rows, stride, nr, n);
-                    for (int r = 0; r < nr; r++) {
-                        const float *k = rows + r * stride;
-                        double ref = 0, mag = 0;
-                        for (int i = 0; i < n; i++)
-                            ref += (double)q[i] * k[i], mag += fabs((double)q[i] * k[i]);
-                        cr_assert(fabs(out[r] - ref) <= n * 0x1p-24 * mag + 1e-30,
-                                  "%s dot_rows rows=%d n=%d stride=%zu [%d]: %.9g vs %.12g",
-                                  ops->isa, nr, n, stride, r, out[r], ref);
+            for (int st = 0; st < 3; st++)
+                for (int nq = 1; nq <= QMAX; nq++) {
+                    const int nr = attn_rows[zr], n = attn_n[zn];
+                    const size_t stride = attn_stride(n, st), qs = (size_t)n + (size_t)st * 7;
+                    if (st != 1 && nq != 1 && nq != 3 && nr != 13) continue; /* time */
+                    for (size_t i = 0; i < nq * qs; i++)
+                        q[i] = st == 2 ? wide(1.0f) : uniform(-2, 2);
+                    float *rows = make_rows(nr, n, stride, st == 1 ? 30.0f : 1.0f);
+                    for (int i = 0; i < QMAX * OS; i++) out[i] = guard_value;
+                    sc->dot_rows(out, OS, q, qs, nq, rows, stride, nr, n);
+                    for (int j = 0; j < nq; j++)
+                        for (int r = 0; r < nr; r++)
+                            cr_assert_eq(bits(out[j * OS + r]),
+                                         bits(gemma_dot(q + j * qs, rows + r * stride, n)),
+                                         "scalar dot_rows q=%d rows=%d n=%d stride=%zu [%d][%d]",
+                                         nq, nr, n, stride, j, r);
+                    FOR_TABLES(ops) {
+                        for (int i = 0; i < QMAX * OS; i++) out[i] = guard_value;
+                        ops->dot_rows(out, OS, q, qs, nq, rows, stride, nr, n);
+                        for (int j = 0; j < QMAX; j++)
+                            for (int r = 0; r < OS; r++) {
+                                if (j >= nq || r >= nr) {
+                                    cr_assert_eq(out[j * OS + r], guard_value,
+                                                 "%s dot_rows q=%d rows=%d n=%d: wrote [%d][%d]",
+                                                 ops->isa, nq, nr, n, j, r);
+                                    continue;
+                                }
+                                const float *k = rows + r * stride, *qj = q + j * qs;
+                                double ref = 0, mag = 0;
+                                for (int i = 0; i < n; i++)
+                                    ref += (double)qj[i] * k[i], mag += fabs((double)qj[i] * k[i]);
+                                cr_assert(fabs(out[j * OS + r] - ref) <= n * 0x1p-24 * mag + 1e-30,
+                                          "%s dot_rows q=%d rows=%d n=%d stride=%zu [%d][%d]: %.9g "
+                                          "vs %.12g",
+                                          ops->isa, nq, nr, n, stride, j, r, out[j * OS + r], ref);
+                            }
                     }
-                    for (int r = nr; r < nr + GUARD; r++)
-                        cr_assert_eq(out[r], guard_value, "%s dot_rows rows=%d n=%d: wrote [%d]",
-                                     ops->isa, nr, n, r);
+                    free(rows);
                 }
-                free(rows);
-            }
     free(q), free(out);
 }
 
@@ -541,51 +554,70 @@ Test(row_ops, exp_shift_sum) {
     free(x);
 }
 
-/* weighted_sum: scalar = out = 0, then attention_items' former axpy per row in order, bit for
- * bit; every table within |error| <= (n_rows + 1) * 2^-24 * sum_r |p_r v_r| of the double sum;
- * out written at [0, n) (not accumulated into: it starts as garbage) and nowhere else. */
+/* weighted_sum: scalar = per query out = 0, then attention_items' former axpy per row in order,
+ * bit for bit; every table within |error| <= (n_rows + 1) * 2^-24 * sum_r |p_r v_r| of the double
+ * sum; out_j written at [0, n) (not accumulated into: it starts as NaN) and nowhere else. n_q 1..5
+ * as for dot_rows. */
 Test(row_ops, weighted_sum) {
-    float *p = malloc(sizeof(float) * 129), *out = malloc(sizeof(float) * (256 + GUARD));
+    enum { QMAX = 5, PS = 131, OS = 256 + GUARD + 3 };
+    float *p = malloc(sizeof(float) * QMAX * PS), *out = malloc(sizeof(float) * QMAX * OS);
     float *r0 = malloc(sizeof(float) * 256);
     const qk_row_ops *sc = qk_row_ops_for_isa("scalar");
     for (int zr = 0; zr < N_ATTN_ROWS; zr++)
         for (int zn = 0; zn < N_ATTN_N; zn++)
-            for (int st = 0; st < 3; st++) {
-                const int nr = attn_rows[zr], n = attn_n[zn];
-                const size_t stride = attn_stride(n, st);
-                double psum = 0;
-                for (int r = 0; r < nr; r++) p[r] = uniform(0, 1), psum += p[r];
-                for (int r = 0; r < nr; r++) p[r] = (float)(p[r] / psum); /* probabilities */
-                if (st == 2)
-                    for (int r = 0; r < nr; r++) p[r] = wide(1.0f); /* any weights */
-                float *rows = make_rows(nr, n, stride, st == 1 ? 30.0f : 1.0f);
-                for (int i = 0; i < n; i++) r0[i] = 0.0f;
-                for (int r = 0; r < nr; r++) gemma_axpy(r0, p[r], rows + r * stride, n);
-                for (int i = 0; i < n + GUARD; i++) out[i] = NAN;
-                sc->weighted_sum(out, p, rows, stride, nr, n);
-                for (int i = 0; i < n; i++)
-                    cr_assert_eq(bits(out[i]), bits(r0[i]),
-                                 "scalar weighted_sum rows=%d n=%d stride=%zu [%d]", nr, n, stride,
-                                 i);
-                FOR_TABLES(ops) {
-                    for (int i = 0; i < n + GUARD; i++) out[i] = i < n ? NAN : guard_value;
-                    ops->weighted_sum(out, p, rows, stride, nr, n);
-                    for (int i = 0; i < n; i++) {
-                        double ref = 0, mag = 0;
-                        for (int r = 0; r < nr; r++) {
-                            const double t = (double)p[r] * rows[r * stride + i];
-                            ref += t, mag += fabs(t);
-                        }
-                        cr_assert(fabs(out[i] - ref) <= (nr + 1) * 0x1p-24 * mag + 1e-30,
-                                  "%s weighted_sum rows=%d n=%d stride=%zu [%d]: %.9g vs %.12g",
-                                  ops->isa, nr, n, stride, i, out[i], ref);
+            for (int st = 0; st < 3; st++)
+                for (int nq = 1; nq <= QMAX; nq++) {
+                    const int nr = attn_rows[zr], n = attn_n[zn];
+                    const size_t stride = attn_stride(n, st);
+                    if (st != 1 && nq != 1 && nq != 3 && nr != 13) continue; /* time */
+                    for (int j = 0; j < nq; j++) {
+                        float *pj = p + j * PS;
+                        double psum = 0;
+                        for (int r = 0; r < nr; r++) pj[r] = uniform(0, 1), psum += pj[r];
+                        for (int r = 0; r < nr; r++) pj[r] = (float)(pj[r] / psum);
+                        if (st == 2)
+                            for (int r = 0; r < nr; r++) pj[r] = wide(1.0f); /* any weights */
                     }
-                    for (int i = n; i < n + GUARD; i++)
-                        cr_assert_eq(out[i], guard_value,
-                                     "%s weighted_sum rows=%d n=%d: wrote [%d]", ops->isa, nr, n,
-                                     i);
+                    float *rows = make_rows(nr, n, stride, st == 1 ? 30.0f : 1.0f);
+                    for (int i = 0; i < QMAX * OS; i++) out[i] = NAN;
+                    sc->weighted_sum(out, OS, p, PS, nq, rows, stride, nr, n);
+                    for (int j = 0; j < nq; j++) {
+                        for (int i = 0; i < n; i++) r0[i] = 0.0f;
+                        for (int r = 0; r < nr; r++)
+                            gemma_axpy(r0, p[j * PS + r], rows + r * stride, n);
+                        for (int i = 0; i < n; i++)
+                            cr_assert_eq(
+                                bits(out[j * OS + i]), bits(r0[i]),
+                                "scalar weighted_sum q=%d rows=%d n=%d stride=%zu [%d][%d]", nq, nr,
+                                n, stride, j, i);
+                    }
+                    FOR_TABLES(ops) {
+                        for (int j = 0; j < QMAX; j++)
+                            for (int i = 0; i < OS; i++)
+                                out[j * OS + i] = j < nq && i < n ? NAN : guard_value;
+                        ops->weighted_sum(out, OS, p, PS, nq, rows, stride, nr, n);
+                        for (int j = 0; j < QMAX; j++)
+                            for (int i = 0; i < OS; i++) {
+                                if (j >= nq || i >= n) {
+                                    cr_assert_eq(
+                                        out[j * OS + i], guard_value,
+                                        "%s weighted_sum q=%d rows=%d n=%d: wrote [%d][%d]",
+                                        ops->isa, nq, nr, n, j, i);
+                                    continue;
+                                }
+                                double ref = 0, mag = 0;
+                                for (int r = 0; r < nr; r++) {
+                                    const double t = (double)p[j * PS + r] * rows[r * stride + i];
+                                    ref += t, mag += fabs(t);
+                                }
+                                cr_assert(fabs(out[j * OS + i] - ref) <=
+                                              (nr + 1) * 0x1p-24 * mag + 1e-30,
+                                          "%s weighted_sum q=%d rows=%d n=%d stride=%zu [%d][%d]: "
+                                          "%.9g vs %.12g",
+                                          ops->isa, nq, nr, n, stride, j, i, out[j * OS + i], ref);
+                            }
+                    }
+                    free(rows);
                 }
-                free(rows);
-            }
     free(p), free(out), free(r0);
 }

@@ -426,11 +426,63 @@ static __m128 dot4(const float *q, const float *k0, size_t stride, int n) {
     return _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
 }
 
-static void dot_rows(float *out, const float *q, const float *rows, size_t stride, int n_rows,
-                     int n) {
-    int r = 0;
-    for (; r + 4 <= n_rows; r += 4) _mm_storeu_ps(out + r, dot4(q, rows + r * stride, stride, n));
-    for (; r < n_rows; r++) out[r] = dot1(q, rows + r * stride, n);
+/* Four consecutive keys against NQ (2 or 3) queries: each key load serves every query, NQ x 4
+ * chains; out[j * os + 0..3]. NQ is a constant where it is inlined (the arrays live in registers).
+ */
+RO_INLINE void dotq4(float *out, size_t os, const float *q, size_t qs, const int nq,
+                     const float *k0, size_t stride, int n) {
+    const float *kp[4] = {k0, k0 + stride, k0 + 2 * stride, k0 + 3 * stride};
+    __m256 acc[3][4], qv[3];
+    for (int j = 0; j < nq; j++)
+        for (int c = 0; c < 4; c++) acc[j][c] = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        for (int j = 0; j < nq; j++) qv[j] = _mm256_loadu_ps(q + j * qs + i);
+        for (int c = 0; c < 4; c++) {
+            const __m256 kv = _mm256_loadu_ps(kp[c] + i);
+            for (int j = 0; j < nq; j++) acc[j][c] = _mm256_fmadd_ps(qv[j], kv, acc[j][c]);
+        }
+    }
+    if (i < n) {
+        const __m256i m = tail_mask(n - i);
+        for (int j = 0; j < nq; j++) qv[j] = _mm256_maskload_ps(q + j * qs + i, m);
+        for (int c = 0; c < 4; c++) {
+            const __m256 kv = _mm256_maskload_ps(kp[c] + i, m);
+            for (int j = 0; j < nq; j++) acc[j][c] = _mm256_fmadd_ps(qv[j], kv, acc[j][c]);
+        }
+    }
+    for (int j = 0; j < nq; j++) {
+        const __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(acc[j][0], acc[j][1]),
+                                        _mm256_hadd_ps(acc[j][2], acc[j][3]));
+        _mm_storeu_ps(out + j * os,
+                      _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)));
+    }
+}
+
+/* Queries three at a time (the rest: two, or one with dot4's two chains per key), keys four at a
+ * time, then the last keys one by one. */
+static void dot_rows(float *out, size_t out_stride, const float *q, size_t q_stride, int n_q,
+                     const float *rows, size_t stride, int n_rows, int n) {
+    for (int j = 0; j < n_q;) {
+        const int nq = n_q - j >= 3 ? 3 : n_q - j;
+        float *o = out + (size_t)j * out_stride;
+        const float *qj = q + (size_t)j * q_stride;
+        int r = 0;
+        for (; r + 4 <= n_rows; r += 4) {
+            const float *k = rows + (size_t)r * stride;
+            if (nq == 3)
+                dotq4(o + r, out_stride, qj, q_stride, 3, k, stride, n);
+            else if (nq == 2)
+                dotq4(o + r, out_stride, qj, q_stride, 2, k, stride, n);
+            else
+                _mm_storeu_ps(o + r, dot4(qj, k, stride, n));
+        }
+        for (; r < n_rows; r++)
+            for (int jj = 0; jj < nq; jj++)
+                o[(size_t)jj * out_stride + r] =
+                    dot1(qj + (size_t)jj * q_stride, rows + (size_t)r * stride, n);
+        j += nq;
+    }
 }
 
 /* exp(x - shift): exp8 on the argument clamped to [-87, 88] (NaN passes the clamps: vmaxps and
@@ -474,60 +526,63 @@ static double exp_shift_sum(float *x, int n, float shift) {
     return _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
 }
 
-/* out[0 .. 8 nv + tail): nv full vectors and, if tail > 0, one masked vector of tail lanes (at
- * most eight in all; nv and tail are constants where it is inlined). The accumulators stay in
- * registers across every row, so out is written once and each row element loaded once. */
-RO_INLINE void weighted_block(float *out, const float *p, const float *rows, size_t stride,
-                              int n_rows, const int nv, const int tail) {
+/* out_j[0 .. 8 nv + tail) for NQ queries: nv full vectors and, if tail > 0, one masked vector of
+ * tail lanes (NQ x (nv + 1) <= 16 minus the loads; nq and nv are constants where it is inlined).
+ * The accumulators stay in registers across every row, so out is written once and each row
+ * element loaded once for all the queries. */
+RO_INLINE void weighted_block(float *out, size_t os, const float *p, size_t ps, const int nq,
+                              const float *rows, size_t stride, int n_rows, const int nv,
+                              const int tail) {
     const __m256i m = tail_mask(tail);
-    __m256 acc[8];
-    for (int v = 0; v < 8; v++) acc[v] = _mm256_setzero_ps();
+    __m256 acc[3][8];
+    for (int j = 0; j < nq; j++)
+        for (int v = 0; v < 8; v++) acc[j][v] = _mm256_setzero_ps();
     for (int r = 0; r < n_rows; r++, rows += stride) {
-        const __m256 pr = _mm256_broadcast_ss(p + r);
-        for (int v = 0; v < nv; v++)
-            acc[v] = _mm256_fmadd_ps(pr, _mm256_loadu_ps(rows + 8 * v), acc[v]);
-        if (tail) acc[nv] = _mm256_fmadd_ps(pr, _mm256_maskload_ps(rows + 8 * nv, m), acc[nv]);
+        __m256 pr[3];
+        for (int j = 0; j < nq; j++) pr[j] = _mm256_broadcast_ss(p + j * ps + r);
+        for (int v = 0; v < nv; v++) {
+            const __m256 x = _mm256_loadu_ps(rows + 8 * v);
+            for (int j = 0; j < nq; j++) acc[j][v] = _mm256_fmadd_ps(pr[j], x, acc[j][v]);
+        }
+        if (tail) {
+            const __m256 x = _mm256_maskload_ps(rows + 8 * nv, m);
+            for (int j = 0; j < nq; j++) acc[j][nv] = _mm256_fmadd_ps(pr[j], x, acc[j][nv]);
+        }
     }
-    for (int v = 0; v < nv; v++) _mm256_storeu_ps(out + 8 * v, acc[v]);
-    if (tail) _mm256_maskstore_ps(out + 8 * nv, m, acc[nv]);
+    for (int j = 0; j < nq; j++) {
+        for (int v = 0; v < nv; v++) _mm256_storeu_ps(out + j * os + 8 * v, acc[j][v]);
+        if (tail) _mm256_maskstore_ps(out + j * os + 8 * nv, m, acc[j][nv]);
+    }
 }
 
-static void weighted_sum(float *out, const float *p, const float *rows, size_t stride, int n_rows,
-                         int n) {
-    int i = 0;
-    for (; i + 64 <= n; i += 64) weighted_block(out + i, p, rows + i, stride, n_rows, 8, 0);
-    if (i + 32 <= n) {
-        weighted_block(out + i, p, rows + i, stride, n_rows, 4, 0);
-        i += 32;
-    }
-    /* the last 0..31: up to three full vectors and a masked one */
-    const int rest = n - i, nv = rest / 8, tail = rest % 8;
-    float *o = out + i;
-    const float *v = rows + i;
-    switch (nv * 2 + (tail > 0)) {
-    case 1:
-        weighted_block(o, p, v, stride, n_rows, 0, tail);
-        break;
-    case 2:
-        weighted_block(o, p, v, stride, n_rows, 1, 0);
-        break;
-    case 3:
-        weighted_block(o, p, v, stride, n_rows, 1, tail);
-        break;
-    case 4:
-        weighted_block(o, p, v, stride, n_rows, 2, 0);
-        break;
-    case 5:
-        weighted_block(o, p, v, stride, n_rows, 2, tail);
-        break;
-    case 6:
-        weighted_block(o, p, v, stride, n_rows, 3, 0);
-        break;
-    case 7:
-        weighted_block(o, p, v, stride, n_rows, 3, tail);
-        break;
-    default:
-        break; /* 0 */
+/* NQ queries: blocks of W = 64 (one query) or 32 (two or three) values, then single vectors, then
+ * a masked one. */
+#define WEIGHTED_NQ(nq, w)                                                                         \
+    do {                                                                                           \
+        for (; i + (w) <= n; i += (w))                                                             \
+            weighted_block(o + i, out_stride, pj, p_stride, nq, rows + i, stride, n_rows, (w) / 8, \
+                           0);                                                                     \
+        for (; i + 8 <= n; i += 8)                                                                 \
+            weighted_block(o + i, out_stride, pj, p_stride, nq, rows + i, stride, n_rows, 1, 0);   \
+        if (i < n)                                                                                 \
+            weighted_block(o + i, out_stride, pj, p_stride, nq, rows + i, stride, n_rows, 0,       \
+                           n - i);                                                                 \
+    } while (0)
+
+static void weighted_sum(float *out, size_t out_stride, const float *p, size_t p_stride, int n_q,
+                         const float *rows, size_t stride, int n_rows, int n) {
+    for (int j = 0; j < n_q;) {
+        const int nq = n_q - j >= 3 ? 3 : n_q - j;
+        float *o = out + (size_t)j * out_stride;
+        const float *pj = p + (size_t)j * p_stride;
+        int i = 0;
+        if (nq == 3)
+            WEIGHTED_NQ(3, 32);
+        else if (nq == 2)
+            WEIGHTED_NQ(2, 32);
+        else
+            WEIGHTED_NQ(1, 64);
+        j += nq;
     }
 }
 

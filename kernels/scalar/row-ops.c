@@ -95,15 +95,16 @@ static void geglu_quantize(const float *g, const float *u, int n, float *tmp, in
     quantize(tmp, n, q, scale, granularity);
 }
 
-/* attention_items' scores: per key, a sequential float sum from i = 0. */
-static void dot_rows(float *out, const float *q, const float *rows, size_t stride, int n_rows,
-                     int n) {
-    for (int r = 0; r < n_rows; r++) {
-        const float *k = rows + (size_t)r * stride;
-        float s = 0.0f;
-        for (int i = 0; i < n; i++) s += q[i] * k[i];
-        out[r] = s;
-    }
+/* attention_items' scores: per query and key, a sequential float sum from i = 0. */
+static void dot_rows(float *out, size_t out_stride, const float *q, size_t q_stride, int n_q,
+                     const float *rows, size_t stride, int n_rows, int n) {
+    for (int j = 0; j < n_q; j++)
+        for (int r = 0; r < n_rows; r++) {
+            const float *qj = q + (size_t)j * q_stride, *k = rows + (size_t)r * stride;
+            float s = 0.0f;
+            for (int i = 0; i < n; i++) s += qj[i] * k[i];
+            out[(size_t)j * out_stride + r] = s;
+        }
 }
 
 /* The softmax numerators: libm expf, summed in double in order. */
@@ -116,13 +117,18 @@ static double exp_shift_sum(float *x, int n, float shift) {
     return sum;
 }
 
-/* out = 0, then per row in order out[i] += p[r] * row[i] (the former axpy, once per key). */
-static void weighted_sum(float *out, const float *p, const float *rows, size_t stride, int n_rows,
-                         int n) {
-    for (int i = 0; i < n; i++) out[i] = 0.0f;
-    for (int r = 0; r < n_rows; r++) {
-        const float a = p[r], *v = rows + (size_t)r * stride;
-        for (int i = 0; i < n; i++) out[i] += a * v[i];
+/* Per query: out = 0, then per row in order out[i] += p[r] * row[i] (the former axpy, once per
+ * key). */
+static void weighted_sum(float *out, size_t out_stride, const float *p, size_t p_stride, int n_q,
+                         const float *rows, size_t stride, int n_rows, int n) {
+    for (int j = 0; j < n_q; j++) {
+        float *o = out + (size_t)j * out_stride;
+        const float *pj = p + (size_t)j * p_stride;
+        for (int i = 0; i < n; i++) o[i] = 0.0f;
+        for (int r = 0; r < n_rows; r++) {
+            const float a = pj[r], *v = rows + (size_t)r * stride;
+            for (int i = 0; i < n; i++) o[i] += a * v[i];
+        }
     }
 }
 
