@@ -29,6 +29,18 @@
  * written; per block, both fused ops write 256 values of tmp and quantise them at once (blocks
  * past the last multiple of eight straight from registers); geglu_quantize per token is the two
  * passes (the GELU's division bounds that loop; folding amax in measured no faster).
+ *
+ * Attention (one query position; its heads that share a KV head come together, n_q of them):
+ * dot_rows takes three queries and four keys per pass, each key load serving the three queries
+ * (twelve FMA chains; one query alone: four keys, two chains each), tails by masked loads;
+ * weighted_sum keeps a tile of out in registers (3 queries x 32 values, or 1 x 64) across every
+ * row, so each value is loaded once for all the queries and out written once. Both round
+ * differently from the scalar sequential sums (FMA, other order): within n 2^-24 sum |terms| of
+ * the exact sum (tests/test_row_ops.c). Measured at 128 tokens, 3 heads of 256 per KV head, one
+ * core (queries and keys in L2): about 70 GFLOPS against 27 for the former one-key dot and axpy.
+ * exp_shift_sum uses exp8 on x - shift clamped to [-87, 88]: 0 below -87 (also for -inf; expf's
+ * results there are below 1.7e-38), +inf above 88, NaN kept; relative error <= 8.4e-8 measured
+ * on [-87, 0] step 2^-16 against exp in double (tests: 2e-7); the sum in double (four chains).
  */
 #include "kernels/row-ops.h"
 
