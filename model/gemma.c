@@ -507,7 +507,7 @@ int qk_gemma_reserve(qk_gemma_model *m, int n_tokens, int n_workers, qk_error *e
         {&m->dense_out, E},
         {&m->rope_cos, 2 * N * (size_t)c->n_rot / 2},
         {&m->rope_sin, 2 * N * (size_t)c->n_rot / 2},
-        {&m->scores, (size_t)n_workers * N},
+        {&m->scores, (size_t)n_workers * (size_t)(c->n_head / c->n_head_kv) * N},
         {&m->row_tmp, (size_t)n_workers * widest},
         {&m->act_scale, N * (widest / QK8_0 + 1)},
     };
@@ -794,8 +794,10 @@ static void rope_body(void *arg, int p0, int p1, int worker) {
     }
 }
 
-/* One (head, query) pair per item: scores over the visible keys, softmax, weighted sum of values.
- */
+/* One (KV head, query) pair per item: the query's heads that share the KV head (group of them,
+ * consecutive in q and o) together, so each key and value row is loaded once for all of them.
+ * Per head: scores over the visible keys (scores[0] for key b0), softmax, weighted sum of values;
+ * the arithmetic of each head is that of one query alone. */
 static void attention_items(void *arg, int i0, int i1, int worker) {
     const attn_job *j = arg;
     const qk_gemma_model *m = j->m;
@@ -803,31 +805,29 @@ static void attention_items(void *arg, int i0, int i1, int worker) {
     const qk_row_ops *ops = m->ops;
     const int N = j->n_tokens, D = c->head_dim, H = c->n_head, group = c->n_head / c->n_head_kv;
     const int QD = H * D, KD = c->n_head_kv * D, radius = c->n_swa / 2;
-    float *scores = m->scores + (size_t)worker * m->cap_tokens;
+    const size_t S = (size_t)m->cap_tokens; /* one head's scores */
+    float *scores = m->scores + (size_t)worker * group * S;
     for (int item = i0; item < i1; item++) {
-        const int h = item / N, a = item % N, kvh = h / group;
-        const float *qa = m->q + (size_t)a * QD + (size_t)h * D;
+        const int kvh = item / N, a = item % N;
+        const size_t qo = (size_t)a * QD + (size_t)kvh * group * D; /* the group's first head */
         int b0 = 0, b1 = N - 1;
         if (j->sliding) { /* symmetric window: |a - b| <= n_swa / 2 (spec section 4.4) */
             b0 = a - radius > 0 ? a - radius : 0;
             b1 = a + radius < N - 1 ? a + radius : N - 1;
         }
-        float mx = -INFINITY;
-        for (int b = b0; b <= b1; b++) {
-            const float s = ops->dot(qa, m->k + (size_t)b * KD + (size_t)kvh * D, D);
-            scores[b] = s;
-            if (s > mx) mx = s;
+        const int nb = b1 - b0 + 1;
+        const size_t off = (size_t)b0 * KD + (size_t)kvh * D;
+        ops->dot_rows(scores, S, m->q + qo, (size_t)D, group, m->k + off, (size_t)KD, nb, D);
+        for (int g = 0; g < group; g++) {
+            float *sc = scores + (size_t)g * S;
+            float mx = -INFINITY;
+            for (int b = 0; b < nb; b++)
+                if (sc[b] > mx) mx = sc[b];
+            const double sum = ops->exp_shift_sum(sc, nb, mx);
+            const float inv = (float)(1.0 / sum);
+            for (int b = 0; b < nb; b++) sc[b] *= inv;
         }
-        double sum = 0.0;
-        for (int b = b0; b <= b1; b++) {
-            scores[b] = expf(scores[b] - mx);
-            sum += scores[b];
-        }
-        const float inv = (float)(1.0 / sum);
-        float *oa = m->o + (size_t)a * QD + (size_t)h * D;
-        for (int d = 0; d < D; d++) oa[d] = 0.0f;
-        for (int b = b0; b <= b1; b++)
-            ops->axpy(oa, scores[b] * inv, m->v + (size_t)b * KD + (size_t)kvh * D, D);
+        ops->weighted_sum(m->o + qo, (size_t)D, scores, S, group, m->v + off, (size_t)KD, nb, D);
     }
 }
 
@@ -878,9 +878,10 @@ static void layer_forward(qk_gemma_model *m, const qk_exec *ex, int il, int N) {
         run_parallel(ex, N, token_grain(ex, N), rope_body, &job);
         PROF_END(ex, QK_OP_ROPE);
     }
-    { /* 6. attention, (head, query) pairs across the workers */
+    { /* 6. attention, (KV head, query) pairs across the workers */
+        const int items = c->n_head_kv * N;
         PROF_BEGIN(ex);
-        run_parallel(ex, H * N, token_grain(ex, H * N), attention_items, &job);
+        run_parallel(ex, items, token_grain(ex, items), attention_items, &job);
         PROF_END(ex, QK_OP_ATTENTION);
     }
     /* 7-8. output projection, post-attention norm, residual */

@@ -91,7 +91,8 @@ Test(row_ops, lookup) {
     const qk_row_ops *t[] = {s, a};
     for (int i = 0; i < 2; i++)
         cr_assert(t[i]->quantize && t[i]->rms_norm && t[i]->geglu && t[i]->rms_norm_quantize &&
-                  t[i]->geglu_quantize && t[i]->dot && t[i]->axpy);
+                  t[i]->geglu_quantize && t[i]->dot_rows && t[i]->exp_shift_sum &&
+                  t[i]->weighted_sum);
 }
 
 Test(row_ops, avx2_table_runs_here) {
@@ -375,35 +376,248 @@ Test(row_ops, fused_equal_unfused) {
     free(x), free(w), free(t1), free(t2), free(q1), free(q2);
 }
 
-/* The scalar dot is attention_items' loop; dot and axpy against double within the usual bounds:
- * |error| <= n * 2^-24 * sum |a b| for the dot (any summation order), 2^-24 * (|y| + |a x|) for
- * axpy (one or two roundings). */
-Test(row_ops, dot_and_axpy) {
-    float *a = malloc(sizeof(float) * NMAX), *b = malloc(sizeof(float) * NMAX);
-    float *y = malloc(sizeof(float) * NMAX), *y0 = malloc(sizeof(float) * NMAX);
-    const qk_row_ops *sc = qk_row_ops_for_isa("scalar");
-    for (int z = 0; z < N_SIZES; z++) {
-        const int n = sizes[z];
-        for (int i = 0; i < n; i++)
-            a[i] = uniform(-1, 1), b[i] = wide(1.0f), y0[i] = uniform(-5, 5);
-        float seq = 0.0f;
-        for (int i = 0; i < n; i++) seq += a[i] * b[i];
-        cr_assert_eq(bits(sc->dot(a, b, n)), bits(seq), "scalar dot n=%d", n);
-        double ref = 0, mag = 0;
-        for (int i = 0; i < n; i++) ref += (double)a[i] * b[i], mag += fabs((double)a[i] * b[i]);
-        const float al = uniform(-2, 2);
-        FOR_TABLES(ops) {
-            const float got = ops->dot(a, b, n);
-            cr_assert(fabs(got - ref) <= n * 0x1p-24 * mag + 1e-30, "%s dot n=%d: %.9g vs %.12g",
-                      ops->isa, n, got, ref);
-            memcpy(y, y0, sizeof(float) * (size_t)n);
-            ops->axpy(y, al, b, n);
-            for (int i = 0; i < n; i++) {
-                const double e = (double)y0[i] + (double)al * b[i];
-                cr_assert(fabs(y[i] - e) <= 0x1p-23 * (fabs(y0[i]) + fabs((double)al * b[i])),
-                          "%s axpy n=%d [%d]: %.9g vs %.12g", ops->isa, n, i, y[i], e);
-            }
-        }
+/* ---- attention: dot_rows, exp_shift_sum, weighted_sum ---- */
+
+/* attention_items' former loops, copied: the scalar table must reproduce them bit for bit. */
+static float gemma_dot(const float *a, const float *b, int n) {
+    float s = 0.0f;
+    for (int i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+static double gemma_softmax_exp(float *x, int n, float mx) {
+    double sum = 0.0;
+    for (int b = 0; b < n; b++) {
+        x[b] = expf(x[b] - mx);
+        sum += x[b];
     }
-    free(a), free(b), free(y), free(y0);
+    return sum;
+}
+static void gemma_axpy(float *y, float a, const float *x, int n) {
+    for (int i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+static const int attn_rows[] = {0, 1, 2, 3, 4, 5, 7, 8, 9, 13, 64, 129};
+static const int attn_n[] = {1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 36, 63, 64, 65, 100, 256};
+#define N_ATTN_ROWS (int)(sizeof attn_rows / sizeof attn_rows[0])
+#define N_ATTN_N    (int)(sizeof attn_n / sizeof attn_n[0])
+#define GUARD       8
+static const float guard_value = -12345.5f;
+
+/* n_rows rows of n values, row r at r * stride, in a buffer of exactly the extent the op may read
+ * (so ASan sees a read past the last row). */
+static float *make_rows(int n_rows, int n, size_t stride, float scale) {
+    const size_t len = n_rows ? (size_t)(n_rows - 1) * stride + (size_t)n : 1;
+    float *rows = malloc(sizeof(float) * len);
+    for (size_t i = 0; i < len; i++) rows[i] = uniform(-1, 1) * scale;
+    return rows;
+}
+
+static size_t attn_stride(int n, int s) {
+    return s == 0 ? (size_t)n : s == 1 ? (size_t)n + 3 : (size_t)(2 * n + 5);
+}
+
+/* dot_rows: scalar = the sequential float loop per query and key, bit for bit; every table within
+ * the dot bound |error| <= n * 2^-24 * sum |q k| of the double sum (any order, with or without
+ * FMA); out_j written at [0, n_rows) only. n_q 1..5: the vector code's query blocks (3, 2, 1) and
+ * their combinations; query and output strides wider than a row. */
+Test(row_ops, dot_rows) {
+    enum { QMAX = 5, OS = 129 + GUARD };
+    float *q = malloc(sizeof(float) * QMAX * 300), *out = malloc(sizeof(float) * QMAX * OS);
+    const qk_row_ops *sc = qk_row_ops_for_isa("scalar");
+    for (int zr = 0; zr < N_ATTN_ROWS; zr++)
+        for (int zn = 0; zn < N_ATTN_N; zn++)
+            for (int st = 0; st < 3; st++)
+                for (int nq = 1; nq <= QMAX; nq++) {
+                    const int nr = attn_rows[zr], n = attn_n[zn];
+                    const size_t stride = attn_stride(n, st), qs = (size_t)n + (size_t)st * 7;
+                    if (st != 1 && nq != 1 && nq != 3 && nr != 13) continue; /* time */
+                    for (size_t i = 0; i < nq * qs; i++)
+                        q[i] = st == 2 ? wide(1.0f) : uniform(-2, 2);
+                    float *rows = make_rows(nr, n, stride, st == 1 ? 30.0f : 1.0f);
+                    for (int i = 0; i < QMAX * OS; i++) out[i] = guard_value;
+                    sc->dot_rows(out, OS, q, qs, nq, rows, stride, nr, n);
+                    for (int j = 0; j < nq; j++)
+                        for (int r = 0; r < nr; r++)
+                            cr_assert_eq(bits(out[j * OS + r]),
+                                         bits(gemma_dot(q + j * qs, rows + r * stride, n)),
+                                         "scalar dot_rows q=%d rows=%d n=%d stride=%zu [%d][%d]",
+                                         nq, nr, n, stride, j, r);
+                    FOR_TABLES(ops) {
+                        for (int i = 0; i < QMAX * OS; i++) out[i] = guard_value;
+                        ops->dot_rows(out, OS, q, qs, nq, rows, stride, nr, n);
+                        for (int j = 0; j < QMAX; j++)
+                            for (int r = 0; r < OS; r++) {
+                                if (j >= nq || r >= nr) {
+                                    cr_assert_eq(out[j * OS + r], guard_value,
+                                                 "%s dot_rows q=%d rows=%d n=%d: wrote [%d][%d]",
+                                                 ops->isa, nq, nr, n, j, r);
+                                    continue;
+                                }
+                                const float *k = rows + r * stride, *qj = q + j * qs;
+                                double ref = 0, mag = 0;
+                                for (int i = 0; i < n; i++)
+                                    ref += (double)qj[i] * k[i], mag += fabs((double)qj[i] * k[i]);
+                                cr_assert(fabs(out[j * OS + r] - ref) <= n * 0x1p-24 * mag + 1e-30,
+                                          "%s dot_rows q=%d rows=%d n=%d stride=%zu [%d][%d]: %.9g "
+                                          "vs %.12g",
+                                          ops->isa, nq, nr, n, stride, j, r, out[j * OS + r], ref);
+                            }
+                    }
+                    free(rows);
+                }
+    free(q), free(out);
+}
+
+/* exp_shift_sum's vector exp against exp in double of the same float argument x - shift: relative
+ * error (measured: see kernels/avx2/row-ops.c), plus 2e-38 absolute where the vector flushes
+ * arguments below -87 to 0. */
+#define EXP_REL 2e-7
+
+static void check_exp_shift_sum(const qk_row_ops *ops, const float *x, int n, float shift,
+                                const char *what) {
+    float *y = malloc(sizeof(float) * (size_t)(n + GUARD)), *r = malloc(sizeof(float) * (size_t)n);
+    memcpy(y, x, sizeof(float) * (size_t)n);
+    for (int i = n; i < n + GUARD; i++) y[i] = guard_value;
+    const double sum = ops->exp_shift_sum(y, n, shift);
+    if (!strcmp(ops->isa, "scalar")) { /* bit for bit: attention_items' loop */
+        memcpy(r, x, sizeof(float) * (size_t)n);
+        const double rs = gemma_softmax_exp(r, n, shift);
+        cr_assert(memcmp(&sum, &rs, sizeof sum) == 0,
+                  "scalar exp_shift_sum %s n=%d: sum %.17g vs %.17g", what, n, sum, rs);
+        for (int i = 0; i < n; i++)
+            cr_assert_eq(bits(y[i]), bits(r[i]), "scalar exp_shift_sum %s n=%d [%d]", what, n, i);
+    }
+    double ref_sum = 0;
+    for (int i = 0; i < n; i++) {
+        const float z = x[i] - shift;
+        const double e = exp((double)z);
+        ref_sum += e;
+        cr_assert(!isnan(y[i]), "%s exp_shift_sum %s n=%d [%d]: NaN for %.9g", ops->isa, what, n, i,
+                  z);
+        cr_assert(fabs(y[i] - e) <= EXP_REL * e + 2e-38,
+                  "%s exp_shift_sum %s n=%d [%d]: exp(%.9g) = %.9g vs %.12g", ops->isa, what, n, i,
+                  z, y[i], e);
+    }
+    cr_assert(fabs(sum - ref_sum) <= EXP_REL * ref_sum + 2e-38 * n,
+              "%s exp_shift_sum %s n=%d: sum %.12g vs %.12g", ops->isa, what, n, sum, ref_sum);
+    for (int i = n; i < n + GUARD; i++)
+        cr_assert_eq(y[i], guard_value, "%s exp_shift_sum %s n=%d: wrote [%d]", ops->isa, what, n,
+                     i);
+    free(y), free(r);
+}
+
+Test(row_ops, exp_shift_sum) {
+    enum { SWEEP = 87 * 2048 + 1 };
+    float *x = malloc(sizeof(float) * SWEEP);
+    FOR_TABLES(ops) {
+        /* every argument in [-87, 0] step 2^-11, shift 0 */
+        for (int i = 0; i < SWEEP; i++) x[i] = -(float)i / 2048.0f;
+        check_exp_shift_sum(ops, x, SWEEP, 0.0f, "sweep");
+        /* softmax rows: scores around a shift, the max among them */
+        for (int zn = 0; zn < N_ATTN_N; zn++)
+            for (int rep = 0; rep < 4; rep++) {
+                const int n = attn_n[zn];
+                const float spread = rep == 0 ? 1.0f : rep == 1 ? 10.0f : rep == 2 ? 60.0f : 200.0f;
+                float mx = -INFINITY;
+                for (int i = 0; i < n; i++) {
+                    x[i] = uniform(-spread, spread) + (float)rep * 3.0f;
+                    if (x[i] > mx) mx = x[i];
+                }
+                check_exp_shift_sum(ops, x, n, mx, "softmax row");
+            }
+        /* -inf and very negative arguments: 0 (or below 2e-38), never NaN */
+        const float low[] = {-INFINITY, -FLT_MAX, -1e30f, -1000.0f, -104.0f, -88.0f,
+                             -87.5f,    -87.0f,   -86.9f, -50.0f,   0.0f,    -0.0f};
+        const int nl = (int)(sizeof low / sizeof low[0]);
+        for (int n = 1; n <= 40; n++) {
+            for (int i = 0; i < n; i++) x[i] = low[(i * 7 + n) % nl];
+            check_exp_shift_sum(ops, x, n, 0.0f, "-inf and very negative");
+            check_exp_shift_sum(ops, x, n, 2.5f, "-inf and very negative, shifted");
+        }
+        for (int i = 0; i < 17; i++) x[i] = -INFINITY;
+        x[9] = 1.0f;
+        check_exp_shift_sum(ops, x, 17, 1.0f, "one finite score among -inf");
+        /* n = 0: nothing written, sum 0 */
+        float g[GUARD];
+        for (int i = 0; i < GUARD; i++) g[i] = guard_value;
+        cr_assert_eq(ops->exp_shift_sum(g, 0, 0.0f), 0.0, "%s exp_shift_sum n=0", ops->isa);
+        for (int i = 0; i < GUARD; i++) cr_assert_eq(g[i], guard_value);
+        /* NaN propagates, as with expf */
+        for (int i = 0; i < 9; i++) x[i] = -1.0f;
+        x[4] = NAN;
+        float y[9];
+        memcpy(y, x, sizeof y);
+        cr_assert(isnan(ops->exp_shift_sum(y, 9, 0.0f)), "%s exp_shift_sum: NaN sum", ops->isa);
+        cr_assert(isnan(y[4]) && !isnan(y[3]) && !isnan(y[5]), "%s exp_shift_sum: NaN lane",
+                  ops->isa);
+    }
+    free(x);
+}
+
+/* weighted_sum: scalar = per query out = 0, then attention_items' former axpy per row in order,
+ * bit for bit; every table within |error| <= (n_rows + 1) * 2^-24 * sum_r |p_r v_r| of the double
+ * sum; out_j written at [0, n) (not accumulated into: it starts as NaN) and nowhere else. n_q 1..5
+ * as for dot_rows. */
+Test(row_ops, weighted_sum) {
+    enum { QMAX = 5, PS = 131, OS = 256 + GUARD + 3 };
+    float *p = malloc(sizeof(float) * QMAX * PS), *out = malloc(sizeof(float) * QMAX * OS);
+    float *r0 = malloc(sizeof(float) * 256);
+    const qk_row_ops *sc = qk_row_ops_for_isa("scalar");
+    for (int zr = 0; zr < N_ATTN_ROWS; zr++)
+        for (int zn = 0; zn < N_ATTN_N; zn++)
+            for (int st = 0; st < 3; st++)
+                for (int nq = 1; nq <= QMAX; nq++) {
+                    const int nr = attn_rows[zr], n = attn_n[zn];
+                    const size_t stride = attn_stride(n, st);
+                    if (st != 1 && nq != 1 && nq != 3 && nr != 13) continue; /* time */
+                    for (int j = 0; j < nq; j++) {
+                        float *pj = p + j * PS;
+                        double psum = 0;
+                        for (int r = 0; r < nr; r++) pj[r] = uniform(0, 1), psum += pj[r];
+                        for (int r = 0; r < nr; r++) pj[r] = (float)(pj[r] / psum);
+                        if (st == 2)
+                            for (int r = 0; r < nr; r++) pj[r] = wide(1.0f); /* any weights */
+                    }
+                    float *rows = make_rows(nr, n, stride, st == 1 ? 30.0f : 1.0f);
+                    for (int i = 0; i < QMAX * OS; i++) out[i] = NAN;
+                    sc->weighted_sum(out, OS, p, PS, nq, rows, stride, nr, n);
+                    for (int j = 0; j < nq; j++) {
+                        for (int i = 0; i < n; i++) r0[i] = 0.0f;
+                        for (int r = 0; r < nr; r++)
+                            gemma_axpy(r0, p[j * PS + r], rows + r * stride, n);
+                        for (int i = 0; i < n; i++)
+                            cr_assert_eq(
+                                bits(out[j * OS + i]), bits(r0[i]),
+                                "scalar weighted_sum q=%d rows=%d n=%d stride=%zu [%d][%d]", nq, nr,
+                                n, stride, j, i);
+                    }
+                    FOR_TABLES(ops) {
+                        for (int j = 0; j < QMAX; j++)
+                            for (int i = 0; i < OS; i++)
+                                out[j * OS + i] = j < nq && i < n ? NAN : guard_value;
+                        ops->weighted_sum(out, OS, p, PS, nq, rows, stride, nr, n);
+                        for (int j = 0; j < QMAX; j++)
+                            for (int i = 0; i < OS; i++) {
+                                if (j >= nq || i >= n) {
+                                    cr_assert_eq(
+                                        out[j * OS + i], guard_value,
+                                        "%s weighted_sum q=%d rows=%d n=%d: wrote [%d][%d]",
+                                        ops->isa, nq, nr, n, j, i);
+                                    continue;
+                                }
+                                double ref = 0, mag = 0;
+                                for (int r = 0; r < nr; r++) {
+                                    const double t = (double)p[j * PS + r] * rows[r * stride + i];
+                                    ref += t, mag += fabs(t);
+                                }
+                                cr_assert(fabs(out[j * OS + i] - ref) <=
+                                              (nr + 1) * 0x1p-24 * mag + 1e-30,
+                                          "%s weighted_sum q=%d rows=%d n=%d stride=%zu [%d][%d]: "
+                                          "%.9g vs %.12g",
+                                          ops->isa, nq, nr, n, stride, j, i, out[j * OS + i], ref);
+                            }
+                    }
+                    free(rows);
+                }
+    free(p), free(out), free(r0);
 }

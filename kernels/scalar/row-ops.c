@@ -1,7 +1,8 @@
 /* Row ops, scalar: the reference arithmetic.
  *
- * rms_norm, geglu, dot and axpy are model/gemma.c's FP32-path loops, operation for operation (sum
- * of squares in double, sequential float dot from i = 0), so the FP32 path can call them with
+ * rms_norm, geglu, dot_rows, exp_shift_sum and weighted_sum are model/gemma.c's FP32-path loops,
+ * operation for operation (sum of squares in double, sequential float dot from i = 0, expf summed
+ * in double, the weighted sum of values key by key from 0), so the FP32 path calls them with
  * unchanged results. quantize is model/q8_0.c's activation quantisation, bit for bit, without its
  * two libm calls per element:
  *
@@ -94,14 +95,41 @@ static void geglu_quantize(const float *g, const float *u, int n, float *tmp, in
     quantize(tmp, n, q, scale, granularity);
 }
 
-static float dot(const float *a, const float *b, int n) {
-    float s = 0.0f;
-    for (int i = 0; i < n; i++) s += a[i] * b[i];
-    return s;
+/* attention_items' scores: per query and key, a sequential float sum from i = 0. */
+static void dot_rows(float *out, size_t out_stride, const float *q, size_t q_stride, int n_q,
+                     const float *rows, size_t stride, int n_rows, int n) {
+    for (int j = 0; j < n_q; j++)
+        for (int r = 0; r < n_rows; r++) {
+            const float *qj = q + (size_t)j * q_stride, *k = rows + (size_t)r * stride;
+            float s = 0.0f;
+            for (int i = 0; i < n; i++) s += qj[i] * k[i];
+            out[(size_t)j * out_stride + r] = s;
+        }
 }
 
-static void axpy(float *y, float a, const float *x, int n) {
-    for (int i = 0; i < n; i++) y[i] += a * x[i];
+/* The softmax numerators: libm expf, summed in double in order. */
+static double exp_shift_sum(float *x, int n, float shift) {
+    double sum = 0.0;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - shift);
+        sum += x[i];
+    }
+    return sum;
+}
+
+/* Per query: out = 0, then per row in order out[i] += p[r] * row[i] (the former axpy, once per
+ * key). */
+static void weighted_sum(float *out, size_t out_stride, const float *p, size_t p_stride, int n_q,
+                         const float *rows, size_t stride, int n_rows, int n) {
+    for (int j = 0; j < n_q; j++) {
+        float *o = out + (size_t)j * out_stride;
+        const float *pj = p + (size_t)j * p_stride;
+        for (int i = 0; i < n; i++) o[i] = 0.0f;
+        for (int r = 0; r < n_rows; r++) {
+            const float a = pj[r], *v = rows + (size_t)r * stride;
+            for (int i = 0; i < n; i++) o[i] += a * v[i];
+        }
+    }
 }
 
 const qk_row_ops qk_row_ops__scalar = {
@@ -112,6 +140,7 @@ const qk_row_ops qk_row_ops__scalar = {
     .geglu = geglu,
     .rms_norm_quantize = rms_norm_quantize,
     .geglu_quantize = geglu_quantize,
-    .dot = dot,
-    .axpy = axpy,
+    .dot_rows = dot_rows,
+    .exp_shift_sum = exp_shift_sum,
+    .weighted_sum = weighted_sum,
 };
