@@ -13,8 +13,12 @@
 void qk_peer_llama_library_path(const char *library, char *buf, size_t size) {
     if (!library || !*library) library = getenv("QK_PEER_LIBRARY");
     if (!library || !*library) library = QK_PEER_LLAMA_DEFAULT_DIR;
+    /* a directory (existing, or the default install location before it exists) holds the
+     * library; anything else names the library file itself */
     struct stat st;
-    if (stat(library, &st) == 0 && S_ISDIR(st.st_mode))
+    const int is_dir =
+        stat(library, &st) == 0 ? S_ISDIR(st.st_mode) : !strcmp(library, QK_PEER_LLAMA_DEFAULT_DIR);
+    if (is_dir)
         snprintf(buf, size, "%s/%s", library, QK_PEER_LLAMA_LIBRARY);
     else
         snprintf(buf, size, "%s", library);
