@@ -31,7 +31,7 @@
 #define QK_GEMM_G__AVX2       16 /* gemm, fused: 16 rows (two ymm of 8 rows per token) x T tokens: */
 #define QK_GEMM_T__AVX2       5 /* T = 5 from QK_GEMM_SMALL_N__AVX2 tokens up (the registry's tile), */
 #define QK_GEMM_T_SMALL__AVX2 6 /* T = 6 below (fewer passes over the weights: 16 = 6,5,5) */
-#define QK_GEMM_SMALL_N__AVX2 32
+#define QK_GEMM_SMALL_N__AVX2 24
 #define QK_GEMM_G__SCALAR     16 /* the same layout as avx2's; 16 rows x 4 tokens */
 #define QK_GEMM_T__SCALAR     4
 
