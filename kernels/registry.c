@@ -75,15 +75,20 @@
 #define GEMM_SCALAR                                                                                \
     "repacked layout; register tile " STR(QK_GEMM_G__SCALAR) " rows x " STR(                       \
         QK_GEMM_T__SCALAR) " tokens, all token tiles per row group; scalar arithmetic and bits"
+/* avx2 gemm's tile depends on the token count (kernels/repack.h) */
+#define GEMM_AVX2_TILES                                                                            \
+    STR(QK_GEMM_G__AVX2)                                                                           \
+    "x" STR(QK_GEMM_T__AVX2) ", " STR(QK_GEMM_G__AVX2) "x" STR(                                    \
+        QK_GEMM_T_SMALL__AVX2) " below " STR(QK_GEMM_SMALL_N__AVX2) " tokens"
 #define GEMM_AVX2                                                                                  \
-    "repacked layout; register tile " STR(QK_GEMM_G__AVX2) " rows x " STR(                         \
-        QK_GEMM_T__AVX2) " tokens in ymm, all token tiles per row group; bit-identical to scalar"
+    "repacked layout; register tile " GEMM_AVX2_TILES " (ymm), all token tiles per row group, "    \
+    "next group prefetched; bit-identical to scalar"
 #define FUSED_SCALAR                                                                               \
     "gemm's kernel (scalar, " STR(QK_GEMM_G__SCALAR) "x" STR(                                      \
         QK_GEMM_T__SCALAR) " tile); the model fuses RMSNorm/GeGLU into activation quantisation"
 #define FUSED_AVX2                                                                                 \
-    "gemm's kernel (avx2, " STR(QK_GEMM_G__AVX2) "x" STR(                                          \
-        QK_GEMM_T__AVX2) " tile); the model fuses RMSNorm/GeGLU into activation quantisation"
+    "gemm's kernel (avx2, " GEMM_AVX2_TILES "); the model fuses RMSNorm/GeGLU into activation "    \
+    "quantisation"
 
 #define DECLARE(stem, variant, isa, bits, prep, summary) qk_matmul_fn qk_##stem##__##isa;
 #define DECLARE_T(stem, variant, isa, bits, prep, rb, tile, fl, summary)                           \

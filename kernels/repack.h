@@ -27,11 +27,13 @@
 
 /* The tiles (rows x tokens per pass) of the variants on this layout; the registry records them as
  * row_block and token_tile. gemm's were chosen by measurement on a Zen 3 (kernels/README.md). */
-#define QK_REPACKED_G     8  /* repacked, every ISA: 8 rows x 1 token */
-#define QK_GEMM_G__AVX2   16 /* gemm, fused: 16 rows x 3 tokens (two ymm of 8 rows per token) */
-#define QK_GEMM_T__AVX2   3
-#define QK_GEMM_G__SCALAR 16 /* the same layout as avx2's; 16 rows x 4 tokens */
-#define QK_GEMM_T__SCALAR 4
+#define QK_REPACKED_G         8  /* repacked, every ISA: 8 rows x 1 token */
+#define QK_GEMM_G__AVX2       16 /* gemm, fused: 16 rows (two ymm of 8 rows per token) x T tokens: */
+#define QK_GEMM_T__AVX2       5 /* T = 5 from QK_GEMM_SMALL_N__AVX2 tokens up (the registry's tile), */
+#define QK_GEMM_T_SMALL__AVX2 6 /* T = 6 below (fewer passes over the weights: 16 = 6,5,5) */
+#define QK_GEMM_SMALL_N__AVX2 24
+#define QK_GEMM_G__SCALAR     16 /* the same layout as avx2's; 16 rows x 4 tokens */
+#define QK_GEMM_T__SCALAR     4
 
 /* Builds the layout for groups of G rows in one 64-byte aligned allocation owned by w
  * (w->prepared, w->prepared_bytes; w->packed points at it). 0 = ok; -1 = bad shape (rows <= 0,

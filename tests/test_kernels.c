@@ -280,7 +280,7 @@ ParameterizedTest(int *id, kernels, bit_identical_within_isa) {
     const qk_kernel *k = kernel_or_skip(*id);
     static const struct {
         int rows, cols, nt;
-    } shapes[] = {{7, 32, 1}, {33, 96, 3}, {13, 1152, 5}, {40, 768, 16}, {9, 64, 1}};
+    } shapes[] = {{7, 32, 1}, {33, 96, 3}, {13, 1152, 5}, {40, 768, 16}, {9, 64, 1}, {21, 96, 37}};
     uint64_t seed = 300;
     int compared = 0;
     for (int s = 0; s < LEN(shapes); s++)
@@ -416,6 +416,28 @@ ParameterizedTest(int *id, kernels, token_counts_around_the_tile) {
             problem_free(&p);
             problem_init(&p, 19, 96, nt, GRANS[g], DATA_RANDOM, seed++);
             check_reference(k, &p, 3, 18);
+            problem_free(&p);
+        }
+}
+
+/* Token counts across gemm's switch of tile (kernels/repack.h, QK_GEMM_SMALL_N__AVX2 = 24): both
+ * tiles, their remainders, partial row ranges. */
+ParameterizedTestParameters(kernels, token_counts_across_the_tile_switch) {
+    return kernel_params();
+}
+ParameterizedTest(int *id, kernels, token_counts_across_the_tile_switch) {
+    const qk_kernel *k = kernel_or_skip(*id);
+    static const int tokens[] = {19, 22, 23, 24, 25, 26, 29, 31, 41, 64};
+    uint64_t seed = 700;
+    for (int t = 0; t < LEN(tokens); t++)
+        for (int g = 0; g < LEN(GRANS); g++) {
+            problem p;
+            problem_init(&p, 19, 64, tokens[t], GRANS[g], t % 2 ? DATA_RANDOM : DATA_EXTREME,
+                         seed++);
+            check_reference(k, &p, 0, p.rows);
+            problem_free(&p);
+            problem_init(&p, 19, 64, tokens[t], GRANS[g], DATA_RANDOM, seed++);
+            check_reference(k, &p, 5, 17);
             problem_free(&p);
         }
 }
