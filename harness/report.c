@@ -936,9 +936,9 @@ static void section_ladder(FILE *f, const report *R, const qk_report_plot *plot)
         int n = collect_keys(g, "forward", &k), tables = 0, points = 0;
         if (n == 0) not_measured(f, "no forward-pass runs", "`qkbench run` with `run = forward`");
         for (int i = 0; i < n; i++) {
-            if (!ladder_group(R, g, &k[i]) &&
-                !find_cfg(g, "forward", "parse-per-block", &k[i], NULL)) {
-                points++; /* a sweep point: in the thread or sequence-length sections */
+            if (!find_cfg(g, "forward", "parse-per-block", &k[i], NULL)) {
+                points++; /* a sweep point (thread, sequence-length sections) or a group of the
+                             kernels beyond the story (their own section) */
                 continue;
             }
             ladder_forward_table(f, R, g, &k[i]);
@@ -950,9 +950,9 @@ static void section_ladder(FILE *f, const report *R, const qk_report_plot *plot)
                          "experiments/seed-reproduction.ini)");
         if (points)
             fprintf(f,
-                    "%d more forward configuration%s with a single kernel and no baseline "
-                    "(sweep points) appear in the thread-scaling and sequence-length "
-                    "sections.\n\n",
+                    "%d more forward configuration%s without the parse-per-block baseline "
+                    "appear in the thread-scaling, sequence-length and \"Kernels beyond the "
+                    "story\" sections.\n\n",
                     points, points == 1 ? "" : "s");
         free(k);
         n = collect_keys(g, "matmul", &k);
@@ -1849,8 +1849,11 @@ static void gp_titles(FILE *f, const char *n_name, const char *arr, const char *
 static const char *variant_colour(const report *R, const char *v);
 static void gp_strings(FILE *f, const char *arr, const char *const *t, int n);
 
-/* The forward keys drawn as ladder groups: two or more kernel variants. */
+/* The forward keys drawn as ladder groups: the seed's baseline (parse-per-block) and at least one
+ * other variant. Groups without it (e.g. experiments/performance.ini's, whose baseline is
+ * zero-copy) are in "Kernels beyond the story". */
 static int ladder_group(const report *R, const cpu_group *g, const lkey *k) {
+    if (!find_cfg(g, "forward", "parse-per-block", k, NULL)) return 0;
     int present = 0;
     for (int v = 0; v < R->n_variants; v++)
         present += find_cfg(g, "forward", R->variants[v], k, NULL) != NULL;
