@@ -1,5 +1,6 @@
 #define _GNU_SOURCE /* open_memstream, strdup */
 #include "report.h"
+#include "report_json.h"
 #include "report_kernels.h"
 #include "report_peer.h"
 
@@ -118,14 +119,6 @@ typedef struct {
     char *outdir;
 } report;
 
-static const char *jstr(json_t *o, const char *key) {
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "";
-}
-static double jnum(json_t *o, const char *key) {
-    json_t *v = json_object_get(o, key);
-    return json_is_number(v) ? json_number_value(v) : NAN;
-}
 static int jint(json_t *o, const char *key) {
     json_t *v = json_object_get(o, key);
     return json_is_integer(v) ? (int)json_integer_value(v)
@@ -177,13 +170,13 @@ static cfg *get_cfg(cpu_group *g, int doc, json_t *rec, const char *run_name, co
     c->doc = doc;
     c->run_name = run_name;
     c->model = model;
-    c->variant = jstr(rec, "variant");
-    c->isa = jstr(rec, "isa");
-    c->run = jstr(rec, "run");
-    c->act = jstr(rec, "act_scale");
-    c->binding = jstr(rec, "binding");
-    c->path = jstr(rec, "path");
-    c->op = jstr(rec, "op");
+    c->variant = qk_rj_str(rec, "variant");
+    c->isa = qk_rj_str(rec, "isa");
+    c->run = qk_rj_str(rec, "run");
+    c->act = qk_rj_str(rec, "act_scale");
+    c->binding = qk_rj_str(rec, "binding");
+    c->path = qk_rj_str(rec, "path");
+    c->op = qk_rj_str(rec, "op");
     c->threads = jint(rec, "threads");
     c->seq_len = jint(rec, "seq_len");
     c->rows = jint(rec, "rows");
@@ -204,7 +197,7 @@ static int usable(const cfg *c) {
 /* ------------------------------------------------------------------ loading */
 
 static cpu_group *group_for(report *R, json_t *ctx) {
-    const char *cpu = jstr(ctx, "cpu_model"), *host = jstr(ctx, "host_name");
+    const char *cpu = qk_rj_str(ctx, "cpu_model"), *host = qk_rj_str(ctx, "host_name");
     for (int i = 0; i < R->n_cpus; i++)
         if (!strcmp(R->cpus[i].cpu_model, cpu) && !strcmp(R->cpus[i].host, host))
             return &R->cpus[i];
@@ -236,7 +229,7 @@ static int load_results(report *R, int d, qk_error *err) {
     g->docs = nd;
     g->docs[g->n_docs++] = d;
     json_t *mod = json_object_get(ctx, "model");
-    const char *model = *jstr(mod, "spec") ? jstr(mod, "spec") : jstr(mod, "path");
+    const char *model = *qk_rj_str(mod, "spec") ? qk_rj_str(mod, "spec") : qk_rj_str(mod, "path");
     size_t i;
     json_t *b;
     json_array_foreach(json_object_get(doc, "benchmarks"), i, b) {
@@ -244,20 +237,20 @@ static int load_results(report *R, int d, qk_error *err) {
         if (!run_name) run_name = json_string_value(json_object_get(b, "name"));
         if (!run_name) continue;
         const int failed = json_is_true(json_object_get(b, "error_occurred"));
-        const char *type = jstr(b, "run_type");
+        const char *type = qk_rj_str(b, "run_type");
         if (!failed && strcmp(type, "aggregate")) continue;
-        if (!strcmp(jstr(b, "path"), "llama.cpp")) continue; /* the peer: report_peer.c */
+        if (!strcmp(qk_rj_str(b, "path"), "llama.cpp")) continue; /* the peer: report_peer.c */
         cfg *c = get_cfg(g, d, b, run_name, model);
         if (!c) return qk_fail(err, "out of memory");
         if (add_variant(R, c->variant)) return qk_fail(err, "out of memory");
         if (failed) {
-            c->error = jstr(b, "error_message");
+            c->error = qk_rj_str(b, "error_message");
             if (!*c->error) c->error = "skipped";
             continue;
         }
-        const char *an = jstr(b, "aggregate_name");
-        const double v = jnum(b, "real_time");
-        const double ms = to_ms(v, jstr(b, "time_unit"));
+        const char *an = qk_rj_str(b, "aggregate_name");
+        const double v = qk_rj_num(b, "real_time");
+        const double ms = to_ms(v, qk_rj_str(b, "time_unit"));
         if (!strcmp(an, "median") && isfinite(ms)) {
             c->med = ms;
             c->has_med = 1;
@@ -272,15 +265,15 @@ static int load_results(report *R, int d, qk_error *err) {
         }
     }
     json_array_foreach(json_object_get(doc, "comparisons"), i, b) {
-        const char *name = jstr(b, "name");
+        const char *name = qk_rj_str(b, "name");
         for (int k = 0; k < g->n_cfgs; k++) {
             cfg *c = &g->cfgs[k];
             if (c->doc != d || strcmp(c->run_name, name)) continue;
             c->has_cmp = json_is_number(json_object_get(b, "ratio"));
-            c->ratio = jnum(b, "ratio");
-            c->r_lo = jnum(b, "ci_lo");
-            c->r_hi = jnum(b, "ci_hi");
-            c->cmp_base = jstr(b, "baseline");
+            c->ratio = qk_rj_num(b, "ratio");
+            c->r_lo = qk_rj_num(b, "ci_lo");
+            c->r_hi = qk_rj_num(b, "ci_hi");
+            c->cmp_base = qk_rj_str(b, "baseline");
         }
     }
     json_array_foreach(json_object_get(ctx, "accuracy"), i, b) {
@@ -294,8 +287,8 @@ static void match_rooflines(report *R) {
         cpu_group *g = &R->cpus[c];
         for (int r = 0; r < R->n_roofs && !g->roof; r++) {
             json_t *ctx = json_object_get(R->roofs[r], "context");
-            if (!strcmp(jstr(ctx, "cpu_model"), g->cpu_model) &&
-                (!strcmp(jstr(ctx, "host_name"), g->host) || R->n_roofs == 1))
+            if (!strcmp(qk_rj_str(ctx, "cpu_model"), g->cpu_model) &&
+                (!strcmp(qk_rj_str(ctx, "host_name"), g->host) || R->n_roofs == 1))
                 g->roof = R->roofs[r];
         }
         if (!g->roof && R->n_roofs == 1 && R->n_cpus == 1) {
@@ -706,7 +699,7 @@ static const char *ctx_counters(json_t *ctx, char *buf, size_t size) {
     if (json_is_true(json_object_get(c, "available")))
         snprintf(buf, size, "available");
     else
-        snprintf(buf, size, "unavailable: %s", jstr(c, "reason"));
+        snprintf(buf, size, "unavailable: %s", qk_rj_str(c, "reason"));
     return buf;
 }
 
@@ -721,7 +714,7 @@ static void section_machine(FILE *f, const report *R) {
         if (json_is_object(topo))
             fprintf(f, "| cores / PUs (usable) | %d / %d (%d / %d, cpuset %s) |\n",
                     jint(topo, "cores"), jint(topo, "pus"), jint(topo, "usable_cores"),
-                    jint(topo, "usable_pus"), jstr(topo, "usable_cpuset"));
+                    jint(topo, "usable_pus"), qk_rj_str(topo, "usable_cpuset"));
         else
             fprintf(f, "| CPUs | %d |\n", jint(ctx, "num_cpus"));
         json_t *caches = json_object_get(topo, "caches");
@@ -731,9 +724,9 @@ static void section_machine(FILE *f, const report *R) {
             size_t i;
             json_t *ca;
             json_array_foreach(caches, i, ca) {
-                double sz = jnum(ca, "size_bytes");
-                if (isnan(sz)) sz = jnum(ca, "size");
-                const char *type = jstr(ca, "type");
+                double sz = qk_rj_num(ca, "size_bytes");
+                if (isnan(sz)) sz = qk_rj_num(ca, "size");
+                const char *type = qk_rj_str(ca, "type");
                 if (!strcmp(type, "Instruction") || !strcmp(type, "instruction")) continue;
                 int sharing = jint(ca, "cores_sharing");
                 if (!sharing) sharing = jint(ca, "num_sharing");
@@ -742,7 +735,7 @@ static void section_machine(FILE *f, const report *R) {
             }
             fprintf(f, " |\n");
         }
-        const char *flags = jstr(ctx, "cpu_flags");
+        const char *flags = qk_rj_str(ctx, "cpu_flags");
         static const char *const interesting[] = {"avx2",        "fma",      "f16c",
                                                   "avx512f",     "avx512bw", "avx512vl",
                                                   "avx512_vnni", "avx_vnni", "amx_int8"};
@@ -760,12 +753,13 @@ static void section_machine(FILE *f, const report *R) {
         }
         fprintf(f, "%s |\n", any ? "" : " none of avx2/avx512/vnni");
         char buf[512];
-        fprintf(f, "| compiler | %s (%s%s%s) |\n", jstr(ctx, "compiler"), jstr(ctx, "build_type"),
-                *jstr(ctx, "c_flags") ? ", flags" : "", jstr(ctx, "c_flags"));
+        fprintf(f, "| compiler | %s (%s%s%s) |\n", qk_rj_str(ctx, "compiler"),
+                qk_rj_str(ctx, "build_type"), *qk_rj_str(ctx, "c_flags") ? ", flags" : "",
+                qk_rj_str(ctx, "c_flags"));
         if (json_is_true(json_object_get(ctx, "sanitized")))
             fprintf(f, "| sanitized | yes: timings are not representative |\n");
-        fprintf(f, "| qkbench | %s, commit %s |\n", jstr(ctx, "qkbench_version"),
-                jstr(ctx, "git_commit"));
+        fprintf(f, "| qkbench | %s, commit %s |\n", qk_rj_str(ctx, "qkbench_version"),
+                qk_rj_str(ctx, "git_commit"));
         fprintf(f, "| hardware counters | %s |\n", ctx_counters(ctx, buf, sizeof buf));
         json_t *la = json_object_get(ctx, "load_avg");
         if (json_array_size(la) >= 3)
@@ -782,11 +776,11 @@ static void section_machine(FILE *f, const report *R) {
             const int reps = jint(ex, "repetitions");
             few |= reps > 0 && reps < 8;
             fprintf(f, "| %s | %s (%s) | %s | %d | %d | %s | %s | %s |\n",
-                    R->o->results[g->docs[d]], jstr(ex, "name"), jstr(ex, "file"),
-                    jstr(model, "spec"), reps, jint(ex, "warmups"),
+                    R->o->results[g->docs[d]], qk_rj_str(ex, "name"), qk_rj_str(ex, "file"),
+                    qk_rj_str(model, "spec"), reps, jint(ex, "warmups"),
                     json_is_true(json_object_get(ex, "quick")) ? "yes" : "no",
                     json_is_true(json_object_get(doc, "complete")) ? "yes" : "**no (interrupted)**",
-                    jstr(dc, "date"));
+                    qk_rj_str(dc, "date"));
         }
         fprintf(f, "\n");
         if (few)
@@ -842,7 +836,7 @@ static void ladder_forward_table(FILE *f, const report *R, const cpu_group *g, c
                             : !strcmp(v, "zero-copy")        ? "30.19 ms (1.41x faster)"
                             : !strcmp(v, "alloc-copy")       ? "66.50 ms (1.57x slower)"
                                                              : "—";
-        const double allocs = jnum(c->agg, "allocations_per_pass");
+        const double allocs = qk_rj_num(c->agg, "allocations_per_pass");
         char al[32] = "n/a";
         if (!isnan(allocs)) snprintf(al, sizeof al, "%.0f", allocs);
         fprintf(f, "| %s | %s | %s%s | %s | %s | %s | %s |\n", step, v,
@@ -1056,7 +1050,7 @@ static double mem_field(const cfg *c, const char *key) {
     json_t *m = c && c->agg ? json_object_get(c->agg, "memory") : NULL;
     if (!strcmp(key, "rss_bytes") && json_is_number(json_object_get(m, "peak_rss_bytes")))
         key = "peak_rss_bytes"; /* the runner's name; rss_bytes accepted too */
-    return jnum(m, key);
+    return qk_rj_num(m, key);
 }
 
 static double footprint(const cfg *c, int *used_file) {
@@ -1193,16 +1187,16 @@ static void section_accuracy(FILE *f, const report *R) {
         size_t i;
         json_t *a;
         json_array_foreach(g->accuracy, i, a) {
-            const char *against = jstr(a, "against");
-            const double cos = jnum(a, "cosine_min"), mad = jnum(a, "max_abs_diff");
+            const char *against = qk_rj_str(a, "against");
+            const double cos = qk_rj_num(a, "cosine_min"), mad = qk_rj_num(a, "max_abs_diff");
             const char *check = "—";
             if (!strcmp(against, "parse-per-block"))
                 check = cos == 1.0 && mad == 0.0 ? "identical, as required"
                                                  : "**DIFFERS: must be identical**";
-            const char *v = jstr(a, "variant"), *isa = jstr(a, "isa");
-            fprintf(f, "| %s | %s | %s | %s | %s | %.6f | %.3g | %d | %s |\n", jstr(a, "model"),
-                    *v ? v : "fp32 path", *isa ? isa : "—",
-                    *jstr(a, "act_scale") ? jstr(a, "act_scale") : "—", against, cos, mad,
+            const char *v = qk_rj_str(a, "variant"), *isa = qk_rj_str(a, "isa");
+            fprintf(f, "| %s | %s | %s | %s | %s | %.6f | %.3g | %d | %s |\n",
+                    qk_rj_str(a, "model"), *v ? v : "fp32 path", *isa ? isa : "—",
+                    *qk_rj_str(a, "act_scale") ? qk_rj_str(a, "act_scale") : "—", against, cos, mad,
                     jint(a, "sequences"), check);
         }
         fprintf(f, "\n");
@@ -1259,7 +1253,7 @@ static void section_breakdown(FILE *f, const report *R, const qk_report_plot *pl
                 fprintf(f, "| %s |", op_order[o]);
                 for (int j = 0; j < nc; j++) {
                     json_t *p = profile_of(cols[j]);
-                    const double v = jnum(p, op_order[o]), tot = prof_sum(p, 0);
+                    const double v = qk_rj_num(p, op_order[o]), tot = prof_sum(p, 0);
                     if (isnan(v))
                         fprintf(f, " — |");
                     else
@@ -1419,7 +1413,7 @@ static void section_seqlen(FILE *f, const report *R, const qk_report_plot *plot)
             const cfg *c = s[i].c[j];
             fprintf(f, "| %d | %s | %s | %.2f | %.2f |\n", c->seq_len,
                     fmt_ms_ci(c->med, c->lo, c->hi).s, fmt_ms(c->med / c->seq_len).s,
-                    jnum(c->agg, "gops"), jnum(c->agg, "weight_gbps"));
+                    qk_rj_num(c->agg, "gops"), qk_rj_num(c->agg, "weight_gbps"));
         }
         fprintf(f, "\n");
     }
@@ -1436,8 +1430,8 @@ static double roof_bw(json_t *roof, int threads, const char *ws) {
     size_t i;
     json_t *b;
     json_array_foreach(json_object_get(roof, "bandwidth"), i, b) {
-        if (jint(b, "threads") == threads && !strcmp(jstr(b, "working_set"), ws))
-            return jnum(b, "gbps");
+        if (jint(b, "threads") == threads && !strcmp(qk_rj_str(b, "working_set"), ws))
+            return qk_rj_num(b, "gbps");
     }
     return NAN;
 }
@@ -1445,7 +1439,8 @@ static double roof_peak(json_t *roof, int threads, const char *isa) {
     size_t i;
     json_t *p;
     json_array_foreach(json_object_get(roof, "peaks"), i, p) {
-        if (jint(p, "threads") == threads && !strcmp(jstr(p, "isa"), isa)) return jnum(p, "gops");
+        if (jint(p, "threads") == threads && !strcmp(qk_rj_str(p, "isa"), isa))
+            return qk_rj_num(p, "gops");
     }
     return NAN;
 }
@@ -1467,7 +1462,8 @@ static int roof_max_threads(json_t *roof) {
 
 static int roofline_point(const cfg *c, double *ai, double *gops) {
     if (!usable(c) || !is_int8(c) || !c->agg) return 0;
-    const double macs = jnum(c->agg, "macs_per_pass"), wb = jnum(c->agg, "weight_bytes_per_pass");
+    const double macs = qk_rj_num(c->agg, "macs_per_pass"),
+                 wb = qk_rj_num(c->agg, "weight_bytes_per_pass");
     if (!(macs > 0) || !(wb > 0) || !(c->med > 0)) return 0;
     *ai = 2 * macs / wb;
     *gops = 2 * macs / (c->med * 1e-3) / 1e9;
@@ -1506,24 +1502,24 @@ static void section_roofline(FILE *f, const report *R, const qk_report_plot *plo
             fprintf(f,
                     "*The roofline file was measured on %s (%s), not on this CPU: the "
                     "ceilings below are that machine's.*\n\n",
-                    jstr(rc, "cpu_model"), jstr(rc, "host_name"));
+                    qk_rj_str(rc, "cpu_model"), qk_rj_str(rc, "host_name"));
         fprintf(f, "| ceiling | threads | value |\n|---|---|---|\n");
         size_t i;
         json_t *x;
         json_array_foreach(json_object_get(g->roof, "bandwidth"), i, x) {
-            const double bytes = jnum(x, "bytes");
+            const double bytes = qk_rj_num(x, "bytes");
             fprintf(f, "| read bandwidth, %s (%.0f %s) | %d | %.1f GB/s |\n",
-                    !strcmp(jstr(x, "working_set"), "dram") ? "DRAM" : "L2-sized buffers",
+                    !strcmp(qk_rj_str(x, "working_set"), "dram") ? "DRAM" : "L2-sized buffers",
                     bytes >= 1 << 30 ? bytes / (1 << 30) : bytes / 1024,
-                    bytes >= 1 << 30 ? "GiB" : "KiB", jint(x, "threads"), jnum(x, "gbps"));
+                    bytes >= 1 << 30 ? "GiB" : "KiB", jint(x, "threads"), qk_rj_num(x, "gbps"));
         }
         json_array_foreach(json_object_get(g->roof, "peaks"), i, x) {
-            fprintf(f, "| int8 peak, %s: %s | %d | %.1f GOPS |\n", jstr(x, "isa"),
-                    jstr(x, "instruction"), jint(x, "threads"), jnum(x, "gops"));
+            fprintf(f, "| int8 peak, %s: %s | %d | %.1f GOPS |\n", qk_rj_str(x, "isa"),
+                    qk_rj_str(x, "instruction"), jint(x, "threads"), qk_rj_num(x, "gops"));
         }
         json_array_foreach(json_object_get(g->roof, "skipped"), i, x) {
-            fprintf(f, "| int8 peak, %s: %s | — | skipped: %s |\n", jstr(x, "isa"),
-                    jstr(x, "instruction"), jstr(x, "why"));
+            fprintf(f, "| int8 peak, %s: %s | — | skipped: %s |\n", qk_rj_str(x, "isa"),
+                    qk_rj_str(x, "instruction"), qk_rj_str(x, "why"));
         }
         fprintf(f, "\n| configuration | intensity (ops/byte) | GOPS | %% of int8 peak | weight "
                    "GB/s | %% of DRAM bandwidth | attainable GOPS | %% of attainable |\n"
@@ -1534,7 +1530,8 @@ static void section_roofline(FILE *f, const report *R, const qk_report_plot *plo
             if (!roofline_point(x2, &ai, &gops)) continue;
             const double peak = roof_peak(g->roof, x2->threads, peak_isa_for(x2->isa));
             const double bw = roof_bw(g->roof, x2->threads, "dram");
-            const double wgbps = jnum(x2->agg, "weight_bytes_per_pass") / (x2->med * 1e-3) / 1e9;
+            const double wgbps =
+                qk_rj_num(x2->agg, "weight_bytes_per_pass") / (x2->med * 1e-3) / 1e9;
             const double att = fmin(peak, ai * bw);
             fprintf(f, "| %s | %.2f | %.2f | %s | %.2f | %s | %s | %s |\n", x2->run_name, ai, gops,
                     fmt_pct(gops / peak).s, wgbps, fmt_pct(wgbps / bw).s,
@@ -1689,9 +1686,9 @@ static void section_summary(FILE *f, const report *R) {
         size_t i;
         json_t *p;
         json_array_foreach(json_object_get(roof, "peaks"), i, p) {
-            if (jint(p, "threads") == t && !(jnum(p, "gops") <= best)) {
-                best = jnum(p, "gops");
-                best_isa = jstr(p, "isa");
+            if (jint(p, "threads") == t && !(qk_rj_num(p, "gops") <= best)) {
+                best = qk_rj_num(p, "gops");
+                best_isa = qk_rj_str(p, "isa");
             }
         }
         fprintf(f, " %.1f GB/s / %.0f GOPS (%s), %d threads |", roof_bw(roof, t, "dram"), best,
@@ -1741,7 +1738,7 @@ static void section_story(FILE *f, const report *R) {
         }
         if (al) {
             const qk_interval sa = speedup_of(al, b, NULL);
-            const double allocs = jnum(al->agg, "allocations_per_pass");
+            const double allocs = qk_rj_num(al->agg, "allocations_per_pass");
             if (sa.hi < 1)
                 fprintf(f,
                         " The allocating variant regressed: %.2fx slower than the baseline "
@@ -1953,7 +1950,7 @@ static int write_breakdown_data(report *R) {
                 json_t *p = profile_of(cols[j]);
                 for (int o = 0; o < N_OPS; o++)
                     if (present[o]) {
-                        const double v = jnum(p, op_order[o]);
+                        const double v = qk_rj_num(p, op_order[o]);
                         gp_num(d, isnan(v) ? 0 : v);
                     }
                 gp_num(d, prof_sum(p, 0));
@@ -2101,16 +2098,16 @@ static int write_roofline_data(report *R) {
             json_t *p;
             json_array_foreach(json_object_get(g->roof, "peaks"), i, p) {
                 if (jint(p, "threads") != t || nce >= MAX_SERIES) continue;
-                const double peak = jnum(p, "gops");
+                const double peak = qk_rj_num(p, "gops");
                 if (nce) fprintf(cd, "\n\n");
                 for (int k = 0; k <= 80; k++) {
                     const double ai = pow(10, -2 + 6.0 * k / 80);
                     fprintf(cd, "%.6g %.6g\n", ai, fmin(peak, ai * bw));
                 }
                 snprintf(ctb[nce].s, sizeof ctb[nce].s, "%s%s %.0f GOPS | DRAM %.0f GB/s, %d thr",
-                         plot_prefix(R, g).s, jstr(p, "isa"), peak, bw, t);
+                         plot_prefix(R, g).s, qk_rj_str(p, "isa"), peak, bw, t);
                 ct[nce] = ctb[nce].s;
-                cc[nce] = isa_colour(jstr(p, "isa"));
+                cc[nce] = isa_colour(qk_rj_str(p, "isa"));
                 cdt[nce] = ti ? 3 : 1;
                 cw[nce] = ti ? 1 : 2;
                 nce++;
@@ -2124,8 +2121,8 @@ static int write_roofline_data(report *R) {
         size_t i;
         json_t *p;
         json_array_foreach(json_object_get(g->roof, "peaks"), i, p) {
-            if (jint(p, "threads") == tmax && !(jnum(p, "gops") <= best))
-                best = jnum(p, "gops"), best_isa = jstr(p, "isa");
+            if (jint(p, "threads") == tmax && !(qk_rj_num(p, "gops") <= best))
+                best = qk_rj_num(p, "gops"), best_isa = qk_rj_str(p, "isa");
         }
         if (!isnan(l2) && !isnan(best) && nce < MAX_SERIES) {
             if (nce) fprintf(cd, "\n\n");
