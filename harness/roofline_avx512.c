@@ -23,6 +23,16 @@
         [c6] "+v"(c6), [c7] "+v"(c7), [c8] "+v"(c8), [c9] "+v"(c9), [c10] "+v"(c10),               \
         [c11] "+v"(c11)
 
+/* The lane sums only keep the loops from being removed; they are added as unsigned 64-bit numbers
+ * because the int32 lanes have long since wrapped (a signed horizontal add would overflow: UB). */
+__attribute__((target("avx512f"))) static uint64_t sum_lanes_512(__m512i s) {
+    uint32_t lanes[16];
+    _mm512_storeu_si512((void *)lanes, s);
+    uint64_t r = 0;
+    for (int i = 0; i < 16; i++) r += lanes[i];
+    return r;
+}
+
 /* ---- vpmaddubsw + vpmaddwd + vpaddd, zmm */
 
 #define MADDUBS_CHAIN(c)                                                                           \
@@ -46,7 +56,7 @@ __attribute__((target("avx512f,avx512bw"))) uint64_t qk_roofline_maddubs_avx512b
                                  _mm512_add_epi32(_mm512_add_epi32(c3, c4), c5));
     s = _mm512_add_epi32(s, _mm512_add_epi32(_mm512_add_epi32(c6, c7), c8));
     s = _mm512_add_epi32(s, _mm512_add_epi32(_mm512_add_epi32(c9, c10), c11));
-    return (uint32_t)_mm512_reduce_add_epi32(s);
+    return sum_lanes_512(s);
 }
 
 /* ---- vpdpbusd: c += sum of 4 adjacent u8 x s8 products per 32-bit lane */
@@ -106,5 +116,5 @@ __attribute__((target("avx512f,avx512vnni"))) uint64_t qk_roofline_vnni_zmm(long
                                  _mm512_add_epi32(_mm512_add_epi32(c3, c4), c5));
     s = _mm512_add_epi32(s, _mm512_add_epi32(_mm512_add_epi32(c6, c7), c8));
     s = _mm512_add_epi32(s, _mm512_add_epi32(_mm512_add_epi32(c9, c10), c11));
-    return (uint32_t)_mm512_reduce_add_epi32(s);
+    return sum_lanes_512(s);
 }
