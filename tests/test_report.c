@@ -444,3 +444,56 @@ Test(report, kernels_section_not_measured) {
         "packed kernels");
     free(md);
 }
+
+/* Golden reports: REPORT.md from each fixture (and from the committed Zen 3 results) is
+ * byte-identical to tests/data/golden/NAME.md, written by the code before the report generator
+ * moved into report/, once the two things that change from build to build are normalised: the
+ * commit in the first line, and the source folder named as the scripts' home. A change that alters
+ * a table on purpose regenerates the golden file in the same commit. */
+static char *normalised(char *md) {
+    static const char commit[] = "(commit ";
+    char *p = strstr(md, commit);
+    if (p) {
+        char *hex = p + sizeof commit - 1, *end = hex;
+        while ((*end >= '0' && *end <= '9') || (*end >= 'a' && *end <= 'f')) end++;
+        if (*end == ')') memmove(hex, "COMMIT", 6), memmove(hex + 6, end, strlen(end) + 1);
+    }
+    const char *src = QK_SOURCE_DIR;
+    const size_t n = strlen(src);
+    while ((p = strstr(md, src)) != NULL) {
+        memcpy(p, "@SRC@", 5);
+        memmove(p + 5, p + n, strlen(p + n) + 1);
+    }
+    return md;
+}
+
+static void golden(const char *name, const char *const *results, int n, const char *const *roofs,
+                   int nr) {
+    qk_report_outcome out;
+    char *md = normalised(generate(results, n, roofs, nr, &out));
+    char path[512];
+    snprintf(path, sizeof path, DATA "golden/%s.md", name);
+    char *want = slurp(path);
+    int line = 1;
+    const char *a = md, *b = want;
+    while (*a && *a == *b) line += *a++ == '\n', b++;
+    cr_assert(*a == 0 && *b == 0,
+              "%s: REPORT.md differs from %s from line %d:\n got: %.120s\nwant: %.120s", name, path,
+              line, a, b);
+    free(md), free(want);
+}
+
+#define ZEN3 QK_SOURCE_DIR "/results/amd-epyc-zen3-2vcpu/"
+
+Test(report, golden_reports_are_unchanged, .timeout = 120) {
+    const char *small[] = {RESULTS_A}, *two[] = {RESULTS_A, RESULTS_B}, *roof[] = {ROOFLINE};
+    const char *peer[] = {DATA "results-peer.json"}, *kernels[] = {DATA "results-kernels.json"};
+    const char *zen3[] = {ZEN3 "seed-reproduction.json", ZEN3 "performance.json",
+                          ZEN3 "thread-scaling.json"},
+               *zen3_roof[] = {ZEN3 "roofline.json"};
+    golden("small", small, 1, roof, 1);
+    golden("two-cpus", two, 2, roof, 1);
+    golden("peer", peer, 1, NULL, 0);
+    golden("kernels", kernels, 1, NULL, 0);
+    golden("zen3", zen3, 3, zen3_roof, 1);
+}
