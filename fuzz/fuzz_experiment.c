@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/experiment.h"
+#include "harness/experiment.h"
 
 static volatile uint64_t sink;
 

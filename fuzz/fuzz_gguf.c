@@ -15,9 +15,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../kernels/kernel.h"
-#include "../model/gemma.h"
-#include "../model/gguf.h"
+#include "kernels/kernel.h"
+#include "model/gemma.h"
+#include "model/gguf.h"
 
 #define DEEP_MAX_BYTES (8u << 20) /* the forward pass only for inputs up to this size */
 

@@ -20,10 +20,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../harness/compare.h"
-#include "../harness/results.h"
+#include "report/compare.h"
+#include "harness/results.h"
 #ifdef QK_FUZZ_REPORT
-#include "../harness/report.h"
+#include "report/report.h"
 #endif
 
 #define COMPARE_MAX_BYTES (64u << 10) /* compare bootstraps every series: keep executions fast */

@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../model/gguf.h"
-#include "../model/q8_0.h"
-#include "../model/synth.h"
+#include "model/gguf.h"
+#include "model/q8_0.h"
+#include "model/synth.h"
 
 static uint64_t rng = 0x5eed;
 

@@ -1,4 +1,4 @@
-#include "accuracy.h"
+#include "harness/accuracy.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -7,8 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "measure.h"
-#include "refdata.h"
+#include "harness/measure.h"
+#include "harness/refdata.h"
 
 static int in_list(const char *s, const char *const *list, int n) {
     if (!list) return 1;

@@ -12,8 +12,8 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "../common/error.h"
-#include "../model/gemma.h"
+#include "common/error.h"
+#include "model/gemma.h"
 
 /* Appends to `out` (a JSON array) the tiny-model entries for the kernels whose variant is in
  * variants[0..n_var) and ISA in isas[0..n_isa) (NULL lists: all), both schemes, plus FP32.

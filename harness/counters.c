@@ -1,4 +1,4 @@
-#include "counters.h"
+#include "harness/counters.h"
 
 #include <papi.h>
 #include <stdarg.h>

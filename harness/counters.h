@@ -16,8 +16,8 @@
 #include <jansson.h>
 #include <pthread.h>
 
-#include "../common/error.h"
-#include "pool.h"
+#include "common/error.h"
+#include "harness/pool.h"
 
 #define QK_COUNTERS_MAX_EVENTS 16
 #define QK_COUNTERS_NAME       64

@@ -1,4 +1,4 @@
-#include "experiment.h"
+#include "harness/experiment.h"
 
 /* The installed libinih passes the line number to the handler; we count lines ourselves anyway
  * (in the reader below), so the messages do not depend on how the library was built. */

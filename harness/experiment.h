@@ -10,9 +10,9 @@
 
 #include <stdint.h>
 
-#include "../common/error.h"
-#include "../model/gemma.h" /* qk_path: QK_PATH_INT8, QK_PATH_FP32 */
-#include "topology.h"       /* qk_binding_policy: QK_BIND_COMPACT, _SCATTER, _NONE */
+#include "common/error.h"
+#include "model/gemma.h"      /* qk_path: QK_PATH_INT8, QK_PATH_FP32 */
+#include "harness/topology.h" /* qk_binding_policy: QK_BIND_COMPACT, _SCATTER, _NONE */
 
 typedef enum { QK_RUN_FORWARD, QK_RUN_MATMUL } qk_run_kind;
 typedef enum { QK_ACT_SCALE_TOKEN, QK_ACT_SCALE_BLOCK } qk_act_scale;

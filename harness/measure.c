@@ -1,4 +1,4 @@
-#include "measure.h"
+#include "harness/measure.h"
 
 #include <stdio.h>
 

@@ -1,4 +1,4 @@
-#include "pool.h"
+#include "harness/pool.h"
 
 #include <limits.h>
 #include <linux/futex.h>

@@ -18,9 +18,9 @@
 
 #include <jansson.h>
 
-#include "../common/error.h"
-#include "../model/exec.h"
-#include "topology.h"
+#include "common/error.h"
+#include "model/exec.h"
+#include "harness/topology.h"
 
 #define QK_POOL_SPIN_NS 200000 /* how long an idle thread spins before it sleeps */
 

@@ -1,8 +1,10 @@
-#include "profile.h"
+#include "harness/profile.h"
 
 #include <string.h>
 
-void qk_profile_clear(qk_profile *p) { memset(p, 0, sizeof *p); }
+void qk_profile_clear(qk_profile *p) {
+    memset(p, 0, sizeof *p);
+}
 
 void qk_profile_add(qk_profile *p, const double *op_seconds) {
     for (int op = 0; op < QK_OP_COUNT; op++) {

@@ -1,14 +1,14 @@
-/* Per-operation profile of the forward pass: the model fills qk_exec.op_seconds (model/exec.h); this
- * unit aggregates it into the fractions the Amdahl analysis needs. */
+/* Per-operation profile of the forward pass: the model fills qk_exec.op_seconds (model/exec.h);
+ * this unit aggregates it into the fractions the Amdahl analysis needs. */
 #ifndef QK_HARNESS_PROFILE_H
 #define QK_HARNESS_PROFILE_H
 
-#include "../model/exec.h"
+#include "model/exec.h"
 
 typedef struct {
     double seconds[QK_OP_COUNT];
-    double total;        /* sum over all operations */
-    double matmul;       /* sum over the matmul operations */
+    double total;  /* sum over all operations */
+    double matmul; /* sum over the matmul operations */
 } qk_profile;
 
 void qk_profile_clear(qk_profile *p);

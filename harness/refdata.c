@@ -1,4 +1,4 @@
-#include "refdata.h"
+#include "harness/refdata.h"
 
 #include <errno.h>
 #include <math.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "harness/cli/args.h"
 
 int qk_refdata_read_tokens(qk_refdata *r, const char *path, qk_error *err) {
     memset(r, 0, sizeof *r);

@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "../common/error.h"
+#include "common/error.h"
 
 #define QK_REF_MAX_SEQ 64
 

@@ -1,5 +1,5 @@
 #define _GNU_SOURCE /* renameat2, dl_iterate_phdr, open_memstream */
-#include "results.h"
+#include "harness/results.h"
 
 #include <ctype.h>
 #include <errno.h>

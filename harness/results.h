@@ -18,8 +18,8 @@
 
 #include <jansson.h>
 
-#include "../common/error.h"
-#include "measure.h"
+#include "common/error.h"
+#include "harness/measure.h"
 
 #define QK_RESULTS_SCHEMA_VERSION 1
 

@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "../common/error.h"
+#include "common/error.h"
 
 /* "synthetic:PRESET" -> $QK_MODEL_DIR/PRESET.gguf (default ./models), generated on first use
  * (verbose: say so on stderr); any other spec is a path that must be readable. */

@@ -1,4 +1,4 @@
-#include "topology.h"
+#include "harness/topology.h"
 
 #include <errno.h>
 #include <stdio.h>

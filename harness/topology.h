@@ -20,7 +20,7 @@
 #include <hwloc.h>
 #include <jansson.h>
 
-#include "../common/error.h"
+#include "common/error.h"
 
 /* Values in the order experiment.h's sweep lists use (compact, scatter, none). */
 typedef enum { QK_BIND_COMPACT = 0, QK_BIND_SCATTER = 1, QK_BIND_NONE = 2 } qk_binding_policy;

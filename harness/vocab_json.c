@@ -1,12 +1,12 @@
 /* Hugging Face tokenizer.json -> the synthetic writer's vocabulary arrays (see vocab_json.h). */
-#include "vocab_json.h"
+#include "harness/vocab_json.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
-#include "../model/tokenizer.h"
+#include "model/tokenizer.h"
 
 #define SPACE_MARK "\xe2\x96\x81" /* U+2581 */
 

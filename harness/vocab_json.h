@@ -16,8 +16,8 @@
 
 #include <stdint.h>
 
-#include "../common/error.h"
-#include "../model/synth.h"
+#include "common/error.h"
+#include "model/synth.h"
 
 typedef struct {
     int n;        /* vocabulary size (ids 0..n-1) */

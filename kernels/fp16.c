@@ -1,4 +1,4 @@
-#include "fp16.h"
+#include "kernels/fp16.h"
 
 #include <immintrin.h>
 #include <string.h>
@@ -19,7 +19,8 @@ float qk_fp16_to_fp32_soft(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16;
     uint32_t exp = (h >> 10) & 0x1f;
     uint32_t man = h & 0x3ff;
-    if (exp == 0x1f) return bits_f32(sign | 0x7f800000u | (man << 13)); /* inf, NaN (payload kept) */
+    if (exp == 0x1f)
+        return bits_f32(sign | 0x7f800000u | (man << 13)); /* inf, NaN (payload kept) */
     if (exp != 0) return bits_f32(sign | ((exp + 112) << 23) | (man << 13));
     if (man == 0) return bits_f32(sign);
     /* subnormal: m * 2^-24; renormalise so the leading 1 becomes the implicit bit */
@@ -36,13 +37,13 @@ uint16_t qk_fp32_to_fp16_soft(float f) {
     uint32_t u = f32_bits(f);
     uint16_t sign = (uint16_t)((u >> 16) & 0x8000);
     uint32_t abs = u & 0x7fffffffu;
-    if (abs > 0x7f800000u) return sign | 0x7e00;   /* NaN */
-    if (abs >= 0x477ff000u) return sign | 0x7c00;  /* >= 65520 rounds to infinity */
-    if (abs < 0x38800000u) {                       /* below 2^-14: fp16 subnormal or zero */
-        if (abs < 0x33000000u) return sign;        /* below 2^-25: rounds to zero (2^-25 ties to 0) */
-        uint32_t e = abs >> 23;                    /* 102..112 */
-        uint32_t m = (abs & 0x7fffff) | 0x800000;  /* 24-bit significand */
-        uint32_t shift = 126 - e;                  /* value = m * 2^(e-150); fp16 unit = 2^-24 */
+    if (abs > 0x7f800000u) return sign | 0x7e00;  /* NaN */
+    if (abs >= 0x477ff000u) return sign | 0x7c00; /* >= 65520 rounds to infinity */
+    if (abs < 0x38800000u) {                      /* below 2^-14: fp16 subnormal or zero */
+        if (abs < 0x33000000u) return sign; /* below 2^-25: rounds to zero (2^-25 ties to 0) */
+        uint32_t e = abs >> 23;             /* 102..112 */
+        uint32_t m = (abs & 0x7fffff) | 0x800000; /* 24-bit significand */
+        uint32_t shift = 126 - e;                 /* value = m * 2^(e-150); fp16 unit = 2^-24 */
         uint32_t q = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
         if (rem > half || (rem == half && (q & 1))) q++;
         return sign | (uint16_t)q;

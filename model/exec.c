@@ -1,4 +1,4 @@
-#include "exec.h"
+#include "model/exec.h"
 
 static const char *const op_names[QK_OP_COUNT] = {
     [QK_OP_EMBED] = "embed",

@@ -1,4 +1,4 @@
-#include "gemma.h"
+#include "model/gemma.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -8,8 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../kernels/row-ops.h"
-#include "q8_0.h"
+#include "kernels/row-ops.h"
+#include "model/q8_0.h"
 
 struct qk_gemma_model {
     qk_gguf gguf;

@@ -9,10 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/error.h"
-#include "../kernels/kernel.h"
-#include "exec.h"
-#include "gguf.h"
+#include "common/error.h"
+#include "kernels/kernel.h"
+#include "model/exec.h"
+#include "model/gguf.h"
 
 #define QK_GEMMA_MAX_LAYERS 256
 

@@ -1,7 +1,7 @@
 /* GGUF v2/v3 reader and writer. Layout and validation rules: ../shared/spec/gguf-q8_0.md.
  * The reader never trusts a length or count before checking it against the bytes left, so every
  * allocation is bounded by the file size and every read stays inside the buffer. */
-#include "gguf.h"
+#include "model/gguf.h"
 
 #include <fcntl.h>
 #include <errno.h>

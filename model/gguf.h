@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "../common/error.h"
+#include "common/error.h"
 
 enum qk_gguf_vtype { /* metadata value types (spec section 3) */
                      QK_GGUF_UINT8 = 0,

@@ -1,4 +1,4 @@
-#include "q8_0.h"
+#include "model/q8_0.h"
 
 #include <math.h>
 #include <string.h>

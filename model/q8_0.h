@@ -5,8 +5,8 @@
 
 #include <stdint.h>
 
-#include "../kernels/fp16.h"
-#include "../kernels/kernel.h"
+#include "kernels/fp16.h"
+#include "kernels/kernel.h"
 
 /* ggml's quantize_row_q8_0_ref: per block d = amax/127, q = roundf(x/d) (ties away from zero),
  * d stored as fp16. n must be a multiple of 32; dst holds n/32 blocks of 34 bytes. */

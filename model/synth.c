@@ -1,4 +1,4 @@
-#include "synth.h"
+#include "model/synth.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gguf.h"
-#include "q8_0.h"
+#include "model/gguf.h"
+#include "model/q8_0.h"
 
 static const qk_synth_preset presets[] = {
     {"tiny", "the dimensions of ../shared/testdata/tiny-gemma.gguf", 512, 64, 6, 4, 2, 32, 128,

@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "../common/error.h"
+#include "common/error.h"
 
 typedef struct {
     const char *name, *description;

@@ -1,6 +1,6 @@
 /* SentencePiece-style (tokenizer.ggml.model = llama) tokenizer: see tokenizer.h and
  * ../shared/spec/embeddinggemma.md section 5. */
-#include "tokenizer.h"
+#include "model/tokenizer.h"
 
 #include <inttypes.h>
 #include <stdio.h>

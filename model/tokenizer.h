@@ -24,8 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/error.h"
-#include "gguf.h"
+#include "common/error.h"
+#include "model/gguf.h"
 
 enum qk_token_type { /* tokenizer.ggml.token_type values (llama.cpp / SentencePiece) */
                      QK_TOKEN_NORMAL = 1,

@@ -3,7 +3,7 @@
 # under third_party/node/peer, and extracts the C API headers (llama.h and the ggml headers it
 # includes) of that exact llama.cpp build from node-llama-cpp's source bundle into
 # third_party/llama.cpp/include. Both folders are ignored by git. Does nothing (and prints nothing)
-# when both are there already. Then rebuild: CMake compiles harness/peer_llama.c against the headers.
+# when both are there already. Then rebuild: CMake compiles harness/peers/llama.c against the headers.
 # The libraries are opened at run time (dlopen); the build never links against them.
 set -euo pipefail
 cd "$(dirname "$0")/.."

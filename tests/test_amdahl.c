@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../harness/amdahl.h"
+#include "report/amdahl.h"
 
 #define EPS 1e-4
 

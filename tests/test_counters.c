@@ -4,7 +4,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "../harness/counters.h"
+#include "harness/counters.h"
 
 /* A JSON value holds no number anywhere inside. */
 static int has_number(const json_t *j) {

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../harness/experiment.h"
+#include "harness/experiment.h"
 
 static const char *const all_variants[] = {"parse-per-block", "precached-scales", "alloc-copy",
                                            "zero-copy"};

@@ -1,9 +1,9 @@
 /* The forward pass against the independent references in ../shared/testdata (tiny-gemma). */
 #include <criterion/criterion.h>
 
-#include "../kernels/row-ops.h"
-#include "../model/gemma.h"
-#include "../harness/refdata.h"
+#include "kernels/row-ops.h"
+#include "model/gemma.h"
+#include "harness/refdata.h"
 
 #define TINY QK_TESTDATA_DIR "/tiny-gemma.gguf"
 

@@ -13,10 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../kernels/kernel.h"
-#include "../model/gemma.h"
-#include "../model/gguf.h"
-#include "../model/q8_0.h"
+#include "kernels/kernel.h"
+#include "model/gemma.h"
+#include "model/gguf.h"
+#include "model/q8_0.h"
 
 static char dir[64];
 

@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../harness/measure.h"
+#include "harness/measure.h"
 
 #define EPS 1e-12
 

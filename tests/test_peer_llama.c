@@ -12,9 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../harness/refdata.h"
-#include "../harness/peer_llama.h"
-#include "../model/gemma.h"
+#include "harness/refdata.h"
+#include "harness/peers/llama.h"
+#include "model/gemma.h"
 
 #define TINY QK_TESTDATA_DIR "/tiny-gemma.gguf"
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/pool.h"
+#include "harness/pool.h"
 
 static qk_topology *topo;
 

@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../model/q8_0.h"
+#include "model/q8_0.h"
 
 static uint32_t bits(float f) {
     uint32_t u;

@@ -11,10 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../harness/measure.h"
-#include "../harness/report.h"
-#include "../harness/results.h"
-#include "../harness/roofline.h"
+#include "harness/measure.h"
+#include "report/report.h"
+#include "harness/results.h"
+#include "harness/microbench/roofline.h"
 
 #define DATA      QK_SOURCE_DIR "/tests/data/"
 #define RESULTS_A DATA "results-small.json"

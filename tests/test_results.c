@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../harness/results.h"
+#include "harness/results.h"
 
 static char dir[64];
 

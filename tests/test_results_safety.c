@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../harness/results.h"
+#include "harness/results.h"
 
 extern char **environ;
 

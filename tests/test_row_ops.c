@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../kernels/row-ops.h"
-#include "../model/q8_0.h"
+#include "kernels/row-ops.h"
+#include "model/q8_0.h"
 
 TestSuite(row_ops, .timeout = 300);
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/topology.h"
+#include "harness/topology.h"
 
 static qk_topology *topo;
 

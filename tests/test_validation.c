@@ -19,10 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../kernels/kernel.h"
-#include "../model/gemma.h"
-#include "../model/gguf.h"
-#include "../model/synth.h"
+#include "kernels/kernel.h"
+#include "model/gemma.h"
+#include "model/gguf.h"
+#include "model/synth.h"
 
 /* ---------------------------------------------------------------- allocation counter
  * Counts what malloc/calloc/realloc are asked for between counting_begin() and counting_end(): the

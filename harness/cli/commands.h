@@ -1,0 +1,19 @@
+/* The qkbench subcommands: each takes argv with argv[0] = the subcommand name, returns the exit
+ * code. */
+#ifndef QK_HARNESS_CLI_COMMANDS_H
+#define QK_HARNESS_CLI_COMMANDS_H
+
+int qk_cmd_list(int argc, char **argv);
+int qk_cmd_gen_model(int argc, char **argv);
+int qk_cmd_embed(int argc, char **argv);
+int qk_cmd_run(int argc, char **argv);
+
+/* defined in their own units */
+#include "harness/microbench/bench_matmul.h"
+#include "harness/cli/cmd_env.h"
+#include "harness/cli/cmd_tokenize.h"
+#include "report/compare.h"
+#include "report/report.h"
+#include "harness/microbench/roofline.h"
+
+#endif

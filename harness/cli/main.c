@@ -1,0 +1,56 @@
+/* qkbench: the command line. Each subcommand lives in its own cmd_*.c file. */
+#include <stdio.h>
+#include <string.h>
+
+#include "harness/cli/commands.h"
+
+typedef struct {
+    const char *name, *summary;
+    int (*run)(int argc, char **argv);
+} command;
+
+static const command commands[] = {
+    {"list", "kernels compiled in, and which this CPU can run", qk_cmd_list},
+    {"gen-model", "write a synthetic EmbeddingGemma GGUF (tiny ... embeddinggemma-300m)",
+     qk_cmd_gen_model},
+    {"env", "CPU, topology, caches, counter availability", qk_cmd_env},
+    {"embed", "embed token sequences (FP32 path or any INT8 kernel)", qk_cmd_embed},
+    {"bench-matmul", "quick look: one kernel (or all) on one matrix shape", qk_cmd_bench_matmul},
+    {"run", "run an experiment file: interleaved repetitions -> JSON + CSV", qk_cmd_run},
+    {"compare", "two result files side by side, with ratios and intervals", qk_cmd_compare},
+    {"roofline", "measure this CPU's ceilings: read bandwidth and int8 peak rates",
+     qk_cmd_roofline},
+    {"report", "REPORT.md + gnuplot plots from result files (one column per CPU)", qk_cmd_report},
+    {"tokenize", "text -> token ids with a model's tokenizer", qk_cmd_tokenize},
+};
+
+static void usage(FILE *f) {
+    fprintf(
+        f,
+        "qkbench %s (%s): Q8_0 kernels measured alone and inside EmbeddingGemma's forward pass\n\n"
+        "usage: qkbench COMMAND [options]     (qkbench COMMAND --help for each)\n\n",
+        QK_VERSION, QK_GIT_COMMIT);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("qkbench %s (%s, %s, %s)\n", QK_VERSION, QK_GIT_COMMIT, QK_BUILD_TYPE, QK_COMPILER);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "qkbench: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

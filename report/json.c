@@ -1,0 +1,91 @@
+/* Results-document helpers for the report: see report_json.h. */
+#include "report/json.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *qk_rj_str(json_t *o, const char *key) {
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+double qk_rj_num(json_t *o, const char *key) {
+    json_t *v = json_object_get(o, key);
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+double qk_rj_ms(json_t *rec) {
+    const double v = qk_rj_num(rec, "real_time");
+    const char *u = qk_rj_str(rec, "time_unit");
+    if (!strcmp(u, "s")) return 1e3 * v;
+    if (!strcmp(u, "us")) return 1e-3 * v;
+    if (!strcmp(u, "ns")) return 1e-6 * v;
+    return v;
+}
+
+/* The aggregate `agg` (median, ci_lo, ci_hi) of configuration run_name in doc, in ms (NAN if
+ * absent). */
+double qk_rj_agg_ms(json_t *doc, const char *run_name, const char *agg) {
+    size_t i;
+    json_t *b;
+    json_array_foreach(json_object_get(doc, "benchmarks"), i, b) {
+        if (!strcmp(qk_rj_str(b, "run_type"), "aggregate") &&
+            !strcmp(qk_rj_str(b, "run_name"), run_name) &&
+            !strcmp(qk_rj_str(b, "aggregate_name"), agg))
+            return qk_rj_ms(b);
+    }
+    return NAN;
+}
+
+json_t *qk_rj_comparison(json_t *doc, const char *name) {
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(doc, "comparisons"), i, c) {
+        if (!strcmp(qk_rj_str(c, "name"), name)) return c;
+    }
+    return NULL;
+}
+
+/* A time or ratio with enough digits and no exponent. */
+int qk_rj_fmt_num(char *buf, size_t size, double v) {
+    const double a = fabs(v);
+    return snprintf(buf, size, a >= 100 ? "%.0f" : a >= 10 ? "%.1f" : a >= 1 ? "%.2f" : "%.3f", v);
+}
+
+/* "12.3 ms [11.9, 13.0]" */
+void qk_rj_fmt_ci(char *buf, size_t size, double m, double lo, double hi, const char *unit) {
+    if (!isfinite(m)) {
+        snprintf(buf, size, "n/a");
+        return;
+    }
+    char a[24], b[24], c[24];
+    qk_rj_fmt_num(a, sizeof a, m);
+    if (isfinite(lo) && isfinite(hi)) {
+        qk_rj_fmt_num(b, sizeof b, lo);
+        qk_rj_fmt_num(c, sizeof c, hi);
+        snprintf(buf, size, "%s%s [%s, %s]", a, unit, b, c);
+    } else {
+        snprintf(buf, size, "%s%s", a, unit);
+    }
+}
+
+/* Our configuration's short name: "zero-copy/avx2" from "forward/zero-copy/avx2/t:2/...". */
+void qk_rj_short_name(char *buf, size_t size, const char *name) {
+    const char *p = strchr(name, '/');
+    p = p ? p + 1 : name;
+    const char *t = strstr(p, "/t:");
+    snprintf(buf, size, "%.*s", t ? (int)(t - p) : (int)strlen(p), p);
+}
+
+json_t *qk_rj_median(json_t *doc, const char *run_name) {
+    size_t i;
+    json_t *b;
+    json_array_foreach(json_object_get(doc, "benchmarks"), i, b) {
+        if (!strcmp(qk_rj_str(b, "run_type"), "aggregate") &&
+            !strcmp(qk_rj_str(b, "run_name"), run_name) &&
+            !strcmp(qk_rj_str(b, "aggregate_name"), "median"))
+            return b;
+    }
+    return NULL;
+}

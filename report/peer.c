@@ -1,0 +1,132 @@
+/* REPORT.md's "llama.cpp peer" section: see report_peer.h. */
+#include "report/peer.h"
+
+#include "report/json.h"
+
+#include <math.h>
+#include <string.h>
+
+static void fmt_cos(char *buf, size_t size, double c) {
+    if (isfinite(c))
+        snprintf(buf, size, "%.6f", c);
+    else
+        snprintf(buf, size, "n/a");
+}
+
+static void peer_row(FILE *f, json_t *doc, json_t *med) {
+    json_t *ctx = json_object_get(doc, "context");
+    const char *name = qk_rj_str(med, "run_name");
+    char peer[128], ours[256], ratio[200], cf[32], cb[32];
+    qk_rj_fmt_ci(peer, sizeof peer, qk_rj_ms(med), qk_rj_agg_ms(doc, name, "ci_lo"),
+                 qk_rj_agg_ms(doc, name, "ci_hi"), " ms");
+    json_t *acc = json_object_get(med, "peer_accuracy");
+    fmt_cos(cf, sizeof cf, qk_rj_num(acc, "cosine_fp32"));
+    fmt_cos(cb, sizeof cb, qk_rj_num(acc, "cosine_best_int8"));
+    json_t *cmp = qk_rj_comparison(doc, name);
+    const char *base = cmp ? qk_rj_str(cmp, "baseline") : qk_rj_str(acc, "best_int8");
+    snprintf(ours, sizeof ours, "n/a (no int8 kernel in the group)");
+    snprintf(ratio, sizeof ratio, "n/a");
+    if (*base) {
+        char sn[96], m[96];
+        qk_rj_short_name(sn, sizeof sn, base);
+        qk_rj_fmt_ci(m, sizeof m, qk_rj_agg_ms(doc, base, "median"),
+                     qk_rj_agg_ms(doc, base, "ci_lo"), qk_rj_agg_ms(doc, base, "ci_hi"), " ms");
+        snprintf(ours, sizeof ours, "%s: %s", sn, m);
+    }
+    if (cmp) {
+        const double r = qk_rj_num(cmp, "ratio");
+        char ci[96], by[24];
+        qk_rj_fmt_ci(ci, sizeof ci, r, qk_rj_num(cmp, "ci_lo"), qk_rj_num(cmp, "ci_hi"), "x");
+        qk_rj_fmt_num(by, sizeof by, r >= 1 ? r : 1 / r);
+        if (isfinite(r) && r > 0)
+            snprintf(ratio, sizeof ratio, "%s: %s %sx faster", ci, r >= 1 ? "ours" : "llama.cpp",
+                     by);
+        else
+            snprintf(ratio, sizeof ratio, "%s", ci);
+    }
+    json_t *model = json_object_get(ctx, "model");
+    fprintf(f, "| %s | %s | %d | %d | %s | %s | %s | %s | %s | %s | %s |\n",
+            qk_rj_str(ctx, "cpu_model"),
+            *qk_rj_str(model, "spec") ? qk_rj_str(model, "spec") : qk_rj_str(model, "path"),
+            (int)qk_rj_num(med, "threads"), (int)qk_rj_num(med, "seq_len"),
+            qk_rj_str(med, "binding"), peer, ours, ratio, cf, cb,
+            qk_rj_str(json_object_get(med, "peer"), "binding"));
+}
+
+void qk_report_peer_section(FILE *f, json_t *const *docs, int n_docs) {
+    fprintf(f, "## llama.cpp peer\n\n");
+    int rows = 0, skipped = 0;
+    for (int d = 0; d < n_docs; d++) {
+        size_t i;
+        json_t *b;
+        json_array_foreach(json_object_get(docs[d], "benchmarks"), i, b) {
+            if (strcmp(qk_rj_str(b, "path"), "llama.cpp")) continue;
+            if (json_is_true(json_object_get(b, "error_occurred")))
+                skipped++;
+            else if (!strcmp(qk_rj_str(b, "aggregate_name"), "median"))
+                rows++;
+        }
+    }
+    if (!rows && !skipped) {
+        fprintf(f, "Not measured: no results file has a llama.cpp peer configuration. Install the "
+                   "peer with `scripts/install-peer.sh`, rebuild, and run an experiment with "
+                   "`peer = llama.cpp` in its `[sweep]`.\n\n");
+        return;
+    }
+    if (rows) {
+        fprintf(
+            f, "llama.cpp's own CPU backend (prebuilt) embedding the same tokens of the same GGUF "
+               "file, measured in the same interleaved group as our kernels. *llama.cpp / ours*: "
+               "the median of the per-repetition ratios llama.cpp time / our fastest kernel's time "
+               "(paired, same round), with its 95%% bootstrap interval: ours is faster by that "
+               "factor when above 1, slower when below. "
+               "Cosines: llama.cpp's embedding against our FP32 path and against our kernel, "
+               "same sequence.\n\n");
+        fprintf(f,
+                "| CPU | model | threads | seq_len | binding | llama.cpp median [95%% CI] | ours: "
+                "fastest kernel, median [95%% CI] | llama.cpp / ours [95%% CI] | "
+                "cosine vs our "
+                "FP32 | cosine vs our kernel | llama.cpp threads |\n");
+        fprintf(f, "|---|---|---|---|---|---|---|---|---|---|---|\n");
+        for (int d = 0; d < n_docs; d++) {
+            size_t i;
+            json_t *b;
+            json_array_foreach(json_object_get(docs[d], "benchmarks"), i, b) {
+                if (!strcmp(qk_rj_str(b, "path"), "llama.cpp") &&
+                    !json_is_true(json_object_get(b, "error_occurred")) &&
+                    !strcmp(qk_rj_str(b, "aggregate_name"), "median"))
+                    peer_row(f, docs[d], b);
+            }
+        }
+        fprintf(f, "\n");
+        json_t *info = NULL;
+        for (int d = 0; d < n_docs && !info; d++) {
+            size_t i;
+            json_t *b;
+            json_array_foreach(json_object_get(docs[d], "benchmarks"), i, b) {
+                if (json_is_object(json_object_get(b, "peer"))) {
+                    info = json_object_get(b, "peer");
+                    break;
+                }
+            }
+        }
+        if (info)
+            fprintf(f, "Library: `%s` (%s, llama.cpp commit %.12s); %s.\n\n",
+                    qk_rj_str(info, "library_file"), qk_rj_str(info, "package"),
+                    qk_rj_str(info, "llama_cpp_commit"), qk_rj_str(info, "system_info"));
+    }
+    if (skipped) {
+        fprintf(f, "Not measured:\n\n");
+        for (int d = 0; d < n_docs; d++) {
+            size_t i;
+            json_t *b;
+            json_array_foreach(json_object_get(docs[d], "benchmarks"), i, b) {
+                if (!strcmp(qk_rj_str(b, "path"), "llama.cpp") &&
+                    json_is_true(json_object_get(b, "error_occurred")))
+                    fprintf(f, "- %s: not measured (%s)\n", qk_rj_str(b, "name"),
+                            qk_rj_str(b, "error_message"));
+            }
+        }
+        fprintf(f, "\n");
+    }
+}
