@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "harness/cli/args.h"
+#include "harness/text.h"
 
 int qk_refdata_read_tokens(qk_refdata *r, const char *path, qk_error *err) {
     memset(r, 0, sizeof *r);

@@ -1,4 +1,5 @@
-/* Small helpers shared by the qkbench subcommands. */
+/* Argument helpers shared by the qkbench subcommands: the command layer is the one place that
+ * parses arguments, prints to the terminal and chooses exit codes. */
 #ifndef QK_HARNESS_CLI_ARGS_H
 #define QK_HARNESS_CLI_ARGS_H
 
@@ -6,8 +7,6 @@
 
 #include "common/error.h"
 
-/* Parses "2,105,1" (commas or blanks) into a malloc'd array; *n gets the count. */
-int qk_parse_int_list(const char *s, int32_t **out, int *n, qk_error *err);
 /* Parses a whole decimal int in [lo, hi]; name is used in the message. */
 int qk_parse_int(const char *s, const char *name, long lo, long hi, long *out, qk_error *err);
 /* Prints "qkbench CMD: message" to stderr and returns the exit code given. */

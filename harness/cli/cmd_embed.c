@@ -12,7 +12,7 @@
 #include "harness/cli/args.h"
 #include "harness/pool.h"
 #include "harness/topology.h"
-#include "harness/cli/cmd_tokenize.h"
+#include "harness/text.h"
 #include "harness/cli/commands.h"
 #include "harness/measure.h"
 

@@ -1,6 +1,5 @@
 /* qkbench tokenize: text -> token ids with the tokenizer of a GGUF file (spec section 5), ids ->
  * text, and a speed measurement of encoding. */
-#include "harness/cli/cmd_tokenize.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -9,6 +8,8 @@
 
 #include "model/gguf.h"
 #include "harness/cli/args.h"
+#include "harness/cli/commands.h"
+#include "harness/text.h"
 #include "harness/measure.h"
 
 static void usage(FILE *f) {
@@ -38,70 +39,6 @@ static void usage(FILE *f) {
         "  --decode IDS       print the text of ids such as 2,9259,1902,1 (repeatable)\n"
         "  --bench FILE       encode FILE as one text repeatedly and print tokens per second and\n"
         "                     the tokenizer's memory\n");
-}
-
-void qk_free_lines(char **lines, int n) {
-    for (int i = 0; lines && i < n; i++) free(lines[i]);
-    free(lines);
-}
-
-int qk_read_lines(const char *path, char ***lines, int *n, qk_error *err) {
-    *lines = NULL;
-    *n = 0;
-    FILE *f = fopen(path, "r");
-    if (!f) return qk_fail(err, "%s: cannot open: %m", path);
-    char *line = NULL, **v = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    int count = 0, rc = 0;
-    while ((len = getline(&line, &cap, f)) >= 0) {
-        if (len > 0 && line[len - 1] == '\n') line[--len] = '\0';
-        char **nv = realloc(v, (size_t)(count + 1) * sizeof *nv);
-        char *copy = nv ? strdup(line) : NULL;
-        if (nv) v = nv;
-        if (!copy) {
-            rc = qk_fail(err, "out of memory reading %s", path);
-            break;
-        }
-        v[count++] = copy;
-    }
-    if (rc == 0 && ferror(f)) rc = qk_fail(err, "%s: read error", path);
-    free(line);
-    fclose(f);
-    if (rc) {
-        qk_free_lines(v, count);
-        return rc;
-    }
-    *lines = v;
-    *n = count;
-    return 0;
-}
-
-int qk_tokenize_text(qk_tokenizer *t, const char *prompt, const char *text, int add_special,
-                     int parse_special, int32_t **ids, int *n, qk_error *err) {
-    *ids = NULL;
-    *n = 0;
-    const size_t lp = prompt ? strlen(prompt) : 0, lt = strlen(text);
-    char *joined = malloc(lp + lt + 1);
-    /* at most one token per byte, plus a space prefix per fragment and BOS/EOS */
-    const size_t cap = 2 * (lp + lt) + 8;
-    int32_t *out = cap < (size_t)INT32_MAX ? malloc(cap * sizeof *out) : NULL;
-    if (!joined || !out) {
-        free(joined);
-        free(out);
-        return qk_fail(err, "out of memory tokenizing %zu bytes", lp + lt);
-    }
-    if (lp) memcpy(joined, prompt, lp);
-    memcpy(joined + lp, text, lt + 1);
-    int rc =
-        qk_tokenizer_encode(t, joined, lp + lt, add_special, parse_special, out, (int)cap, n, err);
-    free(joined);
-    if (rc) {
-        free(out);
-        return -1;
-    }
-    *ids = out;
-    return 0;
 }
 
 static void print_ids(const int32_t *ids, int n) {

@@ -1,19 +1,19 @@
-/* The qkbench subcommands: each takes argv with argv[0] = the subcommand name, returns the exit
- * code. */
+/* The qkbench subcommands, one file each in harness/cli/ (cmd_NAME.c): each takes argv with argv[0]
+ * = the subcommand name and returns the process exit code (0 ok, 1 a run-time failure, 2 bad usage
+ * or bad input, before anything runs; run: 130 when interrupted). A new subcommand is one new file,
+ * its line here and its line in main.c's table. */
 #ifndef QK_HARNESS_CLI_COMMANDS_H
 #define QK_HARNESS_CLI_COMMANDS_H
 
 int qk_cmd_list(int argc, char **argv);
+int qk_cmd_env(int argc, char **argv);
 int qk_cmd_gen_model(int argc, char **argv);
 int qk_cmd_embed(int argc, char **argv);
+int qk_cmd_tokenize(int argc, char **argv);
+int qk_cmd_bench_matmul(int argc, char **argv);
+int qk_cmd_roofline(int argc, char **argv);
 int qk_cmd_run(int argc, char **argv);
-
-/* defined in their own units */
-#include "harness/microbench/bench_matmul.h"
-#include "harness/cli/cmd_env.h"
-#include "harness/cli/cmd_tokenize.h"
-#include "report/compare.h"
-#include "report/report.h"
-#include "harness/microbench/roofline.h"
+int qk_cmd_report(int argc, char **argv);
+int qk_cmd_compare(int argc, char **argv);
 
 #endif

@@ -1,14 +1,14 @@
-/* qkbench tokenize (text -> ids with a GGUF file's tokenizer), and the text helpers qkbench embed
- * shares. */
-#ifndef QK_HARNESS_CLI_CMD_TOKENIZE_H
-#define QK_HARNESS_CLI_CMD_TOKENIZE_H
+/* Text inputs: integer lists, text files one text per line, texts tokenized with a task prompt. */
+#ifndef QK_HARNESS_TEXT_H
+#define QK_HARNESS_TEXT_H
 
 #include <stdint.h>
 
 #include "common/error.h"
 #include "model/tokenizer.h"
 
-int qk_cmd_tokenize(int argc, char **argv);
+/* Parses "2,105,1" (commas or blanks) into a malloc'd array; *n gets the count. */
+int qk_parse_int_list(const char *s, int32_t **out, int *n, qk_error *err);
 
 /* Reads a text file as one text per line (the newline is not part of the text; a last line without
  * one counts). *lines and each line are malloc'd: free with qk_free_lines. */

@@ -1,0 +1,86 @@
+/* The llama.cpp peer inside a run: opened on the PUs of the group's pool, and after its group its
+ * accuracy (against our FP32 path and the group's fastest kernel) and its paired ratio. */
+#include <hwloc.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/run_internal.h"
+
+/* The OS indices of the PUs the pool's workers are bound to (none for binding = none). */
+static int pool_cpus(const run_ctx *rc, const qk_pool *pool, qk_binding_policy binding, int *cpus,
+                     int max) {
+    if (binding == QK_BIND_NONE) return 0;
+    int n = 0;
+    hwloc_bitmap_t bm = hwloc_bitmap_alloc();
+    for (int i = 0; bm && i < qk_pool_size(pool); i++) {
+        const qk_binding *b = qk_pool_binding_info(pool, i);
+        if (!b || hwloc_bitmap_list_sscanf(bm, b->obtained) != 0) continue;
+        int id;
+        hwloc_bitmap_foreach_begin(id, bm) {
+            int seen = 0;
+            for (int k = 0; k < n; k++) seen |= cpus[k] == id;
+            if (!seen && n < max) cpus[n++] = id;
+        }
+        hwloc_bitmap_foreach_end();
+    }
+    hwloc_bitmap_free(bm);
+    (void)rc;
+    return n;
+}
+
+int qk_run_setup_peer(run_ctx *rc, run_entry *e, qk_error *err) {
+    int cpus[256];
+    const int n_cpus = pool_cpus(rc, rc->cur_pool, e->cfg.binding, cpus, 256);
+    int prc = qk_peer_llama_open(&e->peer, rc->exp->peer_library, rc->model_path, e->cfg.threads,
+                                 e->cfg.seq_len, n_cpus ? cpus : NULL, n_cpus, err);
+    if (prc) return -1;
+    json_decref(e->peer_info);
+    e->peer_info = qk_peer_llama_info(e->peer);
+    e->embedding = calloc((size_t)qk_peer_llama_dim(e->peer), sizeof(float));
+    if (!e->embedding) return qk_fail(err, "out of memory");
+    return 0;
+}
+
+void qk_run_peer_after_group(run_ctx *rc, qk_results *res, run_entry *g, int n) {
+    for (int i = 0; i < n; i++) {
+        run_entry *p = &g[i];
+        if (!p->cfg.peer || p->skipped || !p->peer) continue;
+        p->peer_cos_fp32 = p->peer_cos_best = NAN;
+        const run_entry *best = NULL;
+        for (int k = 0; k < n; k++) {
+            const run_entry *e = &g[k];
+            if (e->cfg.peer || e->skipped || !e->model) continue;
+            if (p->macs == 0) p->macs = qk_run_pass_macs(e);
+            if (e->cfg.path == QK_PATH_INT8 && (!best || e->stats.median < best->stats.median))
+                best = e;
+        }
+        const int dim = qk_peer_llama_dim(p->peer), seq = p->cfg.seq_len;
+        if (best && qk_gemma_out_dim(best->model) == dim) {
+            p->peer_cos_best = qk_cosine(p->embedding, best->embedding, dim);
+            snprintf(p->peer_best, sizeof p->peer_best, "%s", best->cfg.name);
+            qk_stats ratio;
+            if (qk_ratio_compute(p->real, best->real, rc->reps, rc->exp->seed, &ratio) == 0)
+                qk_results_add_comparison(res, p->cfg.name, best->cfg.name, &ratio);
+        }
+        if (rc->fp32_seq != seq || rc->fp32_dim != dim) {
+            float *emb = realloc(rc->fp32_emb, (size_t)dim * sizeof *emb);
+            if (!emb) continue;
+            rc->fp32_emb = emb;
+            rc->fp32_seq = 0;
+            const qk_gemma_options fp32 = {QK_PATH_FP32, NULL, QK_ACT_PER_TOKEN};
+            qk_footprint fp;
+            qk_error err;
+            qk_run_note(rc, "peer accuracy: our FP32 embedding of %d tokens", seq);
+            if (qk_footprint_probe(rc->self_exe, rc->model_path, &fp32, rc->tokens, seq, &fp, emb,
+                                   dim, &err)) {
+                qk_run_note(rc, "peer accuracy against FP32 not measured: %s", err.msg);
+                continue;
+            }
+            rc->fp32_seq = seq;
+            rc->fp32_dim = dim;
+        }
+        p->peer_cos_fp32 = qk_cosine(p->embedding, rc->fp32_emb, dim);
+    }
+}
