@@ -14,6 +14,7 @@
 #include "harness/measure.h"
 #include "report/report.h"
 #include "harness/results.h"
+#include "harness/cli/commands.h"
 #include "harness/microbench/roofline.h"
 
 #define DATA      QK_SOURCE_DIR "/tests/data/"

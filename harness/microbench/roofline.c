@@ -13,30 +13,9 @@
 #include <unistd.h>
 
 #include "kernels/kernel.h"
-#include "harness/cli/args.h"
 #include "harness/measure.h"
 #include "harness/pool.h"
 #include "harness/topology.h"
-
-static const char usage[] =
-    "usage: qkbench roofline [--threads LIST] [--seconds S] [--json FILE]\n"
-    "\n"
-    "Measures this machine's ceilings for the roofline analysis of `qkbench report`, per thread\n"
-    "count (threads pinned compact, one per core first):\n"
-    "  - read bandwidth: a 1 GiB buffer (DRAM) and a small buffer per thread (half the L2, at\n"
-    "    most 256 KiB), summed with wide loads in 8 independent streams per thread;\n"
-    "  - int8 multiply-accumulate peaks: scalar C, AVX2 vpmaddubsw+vpmaddwd+vpaddd (ymm), and\n"
-    "    when the CPU has them AVX512BW vpmaddubsw (zmm), vpdpbusd ymm (AVX-VNNI) and vpdpbusd\n"
-    "    zmm (AVX512-VNNI); 12 independent accumulator chains; 1 MAC = 2 ops.\n"
-    "Each figure is the best repetition within S seconds. Skipped ISAs are listed with the "
-    "reason.\n"
-    "\n"
-    "  --threads LIST  thread counts, integers or 'all' (usable cores); default 1,all\n"
-    "  --seconds S     time spent per measurement, 0.01..60 (default 0.2)\n"
-    "  --json FILE     also write the figures as JSON (read by qkbench report --roofline)\n"
-    "  --help          this text\n"
-    "\n"
-    "Exit code: 0; 1 on a run-time failure (memory, threads, writing FILE); 2 on a usage error.\n";
 
 #define DRAM_BYTES ((size_t)1 << 30)
 #define MIN_REPS   3
@@ -252,46 +231,6 @@ static json_t *context_json(const qk_topology_info *ti, double seconds) {
     return c;
 }
 
-/* ------------------------------------------------------------------ the command */
-
-static int parse_threads(const char *s, int all, int **out, int *n, qk_error *err) {
-    int cap = 8, count = 0;
-    int *v = malloc((size_t)cap * sizeof *v);
-    char *copy = strdup(s);
-    if (!v || !copy) {
-        free(v), free(copy);
-        return qk_fail(err, "out of memory");
-    }
-    char *save = NULL;
-    for (char *tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
-        long t = all;
-        if (strcmp(tok, "all") && qk_parse_int(tok, "--threads", 1, 1024, &t, err)) {
-            free(v), free(copy);
-            return -1;
-        }
-        int dup = 0;
-        for (int i = 0; i < count; i++) dup |= v[i] == (int)t;
-        if (dup) continue;
-        if (count == cap) {
-            int *nv = realloc(v, (size_t)(cap *= 2) * sizeof *v);
-            if (!nv) {
-                free(v), free(copy);
-                return qk_fail(err, "out of memory");
-            }
-            v = nv;
-        }
-        v[count++] = (int)t;
-    }
-    free(copy);
-    if (count == 0) {
-        free(v);
-        return qk_fail(err, "--threads: empty list '%s'", s);
-    }
-    *out = v;
-    *n = count;
-    return 0;
-}
-
 static void *map_buffer(size_t bytes) {
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return NULL;
@@ -301,7 +240,7 @@ static void *map_buffer(size_t bytes) {
     return p;
 }
 
-static int write_json(const char *path, json_t *doc, qk_error *err) {
+int qk_roofline_write_json(const char *path, json_t *doc, qk_error *err) {
     size_t n = strlen(path) + 16;
     char *tmp = malloc(n);
     if (!tmp) return qk_fail(err, "out of memory");
@@ -321,57 +260,29 @@ static int write_json(const char *path, json_t *doc, qk_error *err) {
     return 0;
 }
 
-static const char *fmt_bytes(size_t b, char *buf, size_t size) {
-    if (b >= (1u << 30) && b % (1u << 30) == 0)
-        snprintf(buf, size, "%zu GiB", b >> 30);
-    else if (b >= (1u << 20))
-        snprintf(buf, size, "%.0f MiB", b / 1048576.0);
-    else
-        snprintf(buf, size, "%zu KiB", b >> 10);
-    return buf;
+/* ------------------------------------------------------------------ the measurement */
+
+static void row(const qk_roofline_options *o, qk_roofline_row r) {
+    if (o->on_row) o->on_row(o->ctx, &r);
 }
 
-int qk_cmd_roofline(int argc, char **argv) {
-    const char *threads_arg = "1,all", *json_path = NULL;
-    double seconds = 0.2;
-    qk_error err = {{0}};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage, stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--threads") || !strcmp(a, "--seconds") || !strcmp(a, "--json")) {
-            if (i + 1 == argc) {
-                fprintf(stderr, "qkbench roofline: %s needs a value (see --help)\n", a);
-                return 2;
-            }
-            const char *v = argv[++i];
-            if (!strcmp(a, "--threads"))
-                threads_arg = v;
-            else if (!strcmp(a, "--json"))
-                json_path = v;
-            else {
-                char *end;
-                seconds = strtod(v, &end);
-                if (end == v || *end || !(seconds >= 0.01 && seconds <= 60)) {
-                    fprintf(stderr, "qkbench roofline: --seconds: '%s' is not in 0.01..60\n", v);
-                    return 2;
-                }
-            }
-        } else {
-            fprintf(stderr, "qkbench roofline: unexpected argument '%s' (see --help)\n", a);
-            return 2;
-        }
-    }
-
+int qk_roofline_measure(const qk_roofline_options *o, json_t **out, qk_error *err) {
+    *out = NULL;
+    if (o->n_threads < 1) return qk_fail(err, "roofline: no thread count given");
     qk_topology *topo = NULL;
-    if (qk_topology_open(&topo, &err)) return qk_cli_error("roofline", 1, &err);
+    if (qk_topology_open(&topo, err)) return -1;
     const qk_topology_info *ti = qk_topology_get_info(topo);
-    int *threads = NULL, n_threads = 0;
-    if (parse_threads(threads_arg, ti->usable_cores, &threads, &n_threads, &err)) {
+    const double seconds = o->seconds;
+    int *threads = malloc((size_t)o->n_threads * sizeof *threads), n_threads = 0;
+    if (!threads) {
         qk_topology_close(topo);
-        return qk_cli_error("roofline", 2, &err);
+        return qk_fail(err, "out of memory");
+    }
+    for (int i = 0; i < o->n_threads; i++) { /* 0 = all usable cores; each count once */
+        const int t = o->threads[i] > 0 ? o->threads[i] : ti->usable_cores;
+        int dup = 0;
+        for (int j = 0; j < n_threads; j++) dup |= threads[j] == t;
+        if (!dup) threads[n_threads++] = t;
     }
     int max_threads = 1;
     for (int i = 0; i < n_threads; i++)
@@ -399,31 +310,23 @@ int qk_cmd_roofline(int argc, char **argv) {
     }
     char *smallbuf = map_buffer(small_stride * (size_t)max_threads);
     json_t *bw = json_array(), *peaks = json_array(), *skipped = json_array();
-    int rc = 0;
+    int rc = -1;
     if (!big || !smallbuf || !bw || !peaks || !skipped) {
-        fprintf(stderr, "qkbench roofline: out of memory (buffers of %zu MiB)\n", dram >> 20);
-        rc = 1;
+        qk_fail(err, "out of memory (buffers of %zu MiB)", dram >> 20);
         goto done;
     }
-    char *model = cpu_model();
-    printf("qkbench roofline: %s, %d cores (%d usable), %.2f s per measurement, best repetition\n",
-           model ? model : "unknown CPU", ti->cores, ti->usable_cores, seconds);
-    free(model);
-    printf("read loop: %s loads, 8 streams per thread\n\n",
-           use_avx2 ? "256-bit (AVX2)" : "128-bit (SSE2)");
-    printf("| %-48s | %7s | %-22s | %12s | %4s |\n", "measurement", "threads", "working set",
-           "result", "reps");
-    printf("|--------------------------------------------------|---------|------------------------|"
-           "--------------|------|\n");
-    fflush(stdout);
+    if (o->on_start) {
+        char *model = cpu_model();
+        const qk_roofline_setup su = {model ? model : "unknown CPU", ti->cores, ti->usable_cores,
+                                      seconds, use_avx2};
+        o->on_start(o->ctx, &su);
+        free(model);
+    }
 
-    /* first touch of the 1 GiB buffer, once (it is shared by every thread count) */
+    /* first touch of the big buffer, once (it is shared by every thread count) */
     {
-        qk_pool *pool = qk_pool_create(1, topo, QK_BIND_COMPACT, &err);
-        if (!pool) {
-            rc = qk_cli_error("roofline", 1, &err);
-            goto done;
-        }
+        qk_pool *pool = qk_pool_create(1, topo, QK_BIND_COMPACT, err);
+        if (!pool) goto done;
         job touch = {JOB_TOUCH, big, dram, 0, 0, 0, NULL};
         time_job(pool, &touch);
         qk_pool_destroy(pool);
@@ -431,26 +334,19 @@ int qk_cmd_roofline(int argc, char **argv) {
 
     for (int ti_i = 0; ti_i < n_threads; ti_i++) {
         const int nt = threads[ti_i];
-        qk_pool *pool = qk_pool_create(nt, topo, QK_BIND_COMPACT, &err);
-        if (!pool) {
-            rc = qk_cli_error("roofline", 1, &err);
-            goto done;
-        }
-        char wsbuf[32], desc[64], res[32];
+        qk_pool *pool = qk_pool_create(nt, topo, QK_BIND_COMPACT, err);
+        if (!pool) goto done;
         int reps;
         /* DRAM: the whole buffer split in nt slices (multiples of 4 KiB), one pass per rep */
         size_t slice = dram / (size_t)nt / 4096 * 4096;
         job rd = {JOB_READ, big, slice, slice, 1, use_avx2, NULL};
         double t = best_time(pool, &rd, 0.0, 1, seconds, &reps);
         double gbps = (double)slice * nt / t / 1e9;
-        snprintf(desc, sizeof desc, "read bandwidth (DRAM)");
-        snprintf(res, sizeof res, "%.1f GB/s", gbps);
-        printf("| %-48s | %7d | %-22s | %12s | %4d |\n", desc, nt,
-               fmt_bytes(slice * (size_t)nt, wsbuf, sizeof wsbuf), res, reps);
+        row(o, (qk_roofline_row){"read bandwidth (DRAM)", nt, slice * (size_t)nt, 0, gbps, "GB/s",
+                                 reps});
         json_array_append_new(bw, json_pack("{s:i, s:I, s:f, s:s, s:i}", "threads", nt, "bytes",
                                             (json_int_t)(slice * (size_t)nt), "gbps", gbps,
                                             "working_set", "dram", "repetitions", reps));
-        fflush(stdout);
         /* L2: a private buffer per thread, first touched by that thread, many passes per rep */
         job touch = {JOB_TOUCH, smallbuf, small, small_stride, 0, 0, NULL};
         time_job(pool, &touch);
@@ -458,14 +354,10 @@ int qk_cmd_roofline(int argc, char **argv) {
         t = best_time(pool, &rs, seconds / 10 < 0.01 ? seconds / 10 : 0.01, 1L << 30, seconds,
                       &reps);
         gbps = (double)small * nt * rs.passes / t / 1e9;
-        char per[48];
-        snprintf(per, sizeof per, "%s per thread", fmt_bytes(small, wsbuf, sizeof wsbuf));
-        snprintf(res, sizeof res, "%.1f GB/s", gbps);
-        printf("| %-48s | %7d | %-22s | %12s | %4d |\n", "read bandwidth (L2)", nt, per, res, reps);
+        row(o, (qk_roofline_row){"read bandwidth (L2)", nt, small, 1, gbps, "GB/s", reps});
         json_array_append_new(bw, json_pack("{s:i, s:I, s:f, s:s, s:i}", "threads", nt, "bytes",
                                             (json_int_t)(small * (size_t)nt), "gbps", gbps,
                                             "working_set", "l2", "repetitions", reps));
-        fflush(stdout);
         /* int8 peaks */
         for (int k = 0; k < n_kern; k++) {
             if (kern[k].why) continue;
@@ -473,40 +365,28 @@ int qk_cmd_roofline(int argc, char **argv) {
             t = best_time(pool, &mj, seconds / 10 < 0.01 ? seconds / 10 : 0.01, 1L << 40, seconds,
                           &reps);
             const double gops = 2.0 * kern[k].macs_per_iter * (double)mj.passes * nt / t / 1e9;
+            char desc[64];
             snprintf(desc, sizeof desc, "int8 %s: %s", kern[k].isa, kern[k].instruction);
-            snprintf(res, sizeof res, "%.1f GOPS", gops);
-            printf("| %-48.48s | %7d | %-22s | %12s | %4d |\n", desc, nt, "registers", res, reps);
+            row(o, (qk_roofline_row){desc, nt, 0, 0, gops, "GOPS", reps});
             json_array_append_new(peaks, json_pack("{s:s, s:s, s:i, s:f, s:i}", "isa", kern[k].isa,
                                                    "instruction", kern[k].instruction, "threads",
                                                    nt, "gops", gops, "repetitions", reps));
-            fflush(stdout);
         }
         qk_pool_destroy(pool);
     }
-    int any_skipped = 0;
     for (int k = 0; k < n_kern; k++) {
         if (!kern[k].why) continue;
-        if (!any_skipped++) printf("\nskipped:\n");
-        printf("  %s (%s): %s\n", kern[k].isa, kern[k].instruction, kern[k].why);
         json_array_append_new(skipped,
                               json_pack("{s:s, s:s, s:s}", "isa", kern[k].isa, "instruction",
                                         kern[k].instruction, "why", kern[k].why));
     }
-    if (json_path) {
-        json_t *settings = json_pack("{s:f, s:I, s:I, s:s}", "seconds", seconds, "dram_bytes",
-                                     (json_int_t)dram, "l2_bytes_per_thread", (json_int_t)small,
-                                     "read_loads", use_avx2 ? "avx2 256-bit" : "sse2 128-bit");
-        json_t *doc = json_pack("{s:{s:o, s:O, s:O, s:O, s:o}}", "roofline", "context",
-                                context_json(ti, seconds), "bandwidth", bw, "peaks", peaks,
-                                "skipped", skipped, "settings", settings);
-        if (!doc || write_json(json_path, doc, &err)) {
-            if (!doc) qk_fail(&err, "out of memory");
-            rc = qk_cli_error("roofline", 1, &err);
-        } else {
-            printf("\nwrote %s\n", json_path);
-        }
-        json_decref(doc);
-    }
+    json_t *settings = json_pack("{s:f, s:I, s:I, s:s}", "seconds", seconds, "dram_bytes",
+                                 (json_int_t)dram, "l2_bytes_per_thread", (json_int_t)small,
+                                 "read_loads", use_avx2 ? "avx2 256-bit" : "sse2 128-bit");
+    *out =
+        json_pack("{s:{s:o, s:O, s:O, s:O, s:o}}", "roofline", "context", context_json(ti, seconds),
+                  "bandwidth", bw, "peaks", peaks, "skipped", skipped, "settings", settings);
+    rc = *out ? 0 : qk_fail(err, "out of memory");
 done:
     if (big) munmap(big, dram);
     if (smallbuf) munmap(smallbuf, small_stride * (size_t)max_threads);
