@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "report/compare.h"
+#include "harness/cli/commands.h"
 #include "harness/results.h"
 
 static char dir[64], path_a[128], path_b[128], path_c[128];

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "harness/cli/commands.h"
 #include "harness/measure.h"
 #include "report/report.h"
 #include "harness/results.h"
@@ -70,7 +71,8 @@ static long file_size(const char *name) {
 
 static char *generate(const char *const *results, int n, const char *const *roofs, int nr,
                       qk_report_outcome *out) {
-    qk_report_options o = {results, n, roofs, nr, dir, NULL, 1};
+    qk_report_options o = {
+        .results = results, .n_results = n, .rooflines = roofs, .n_rooflines = nr, .outdir = dir};
     qk_error err = {{0}};
     cr_assert_eq(qk_report_generate(&o, out, &err), 0, "%s", err.msg);
     char path[256];
