@@ -25,8 +25,8 @@ typedef struct {
     int doc;              /* index of the file it came from */
     const char *run_name; /* borrowed from the document */
     const char *variant, *isa, *run, *act, *binding, *path, *op;
-    const char
-        *model; /* the results file's context.model.spec: runs of different models never mix */
+    /* the results file's context.model.spec: runs of different models never mix */
+    const char *model;
     int threads, seq_len, rows, cols;
     double med, lo, hi, cv; /* ms; cv a fraction */
     int has_med, noisy;
@@ -193,8 +193,8 @@ const char *rp_variant_colour(const rp_report *R, const char *v);
  * and report/sections.c lists it. The plot data is written first (every section), then the plots
  * are drawn, then the Markdown, which gets its plot's outcome (NULL for a section without one). */
 typedef struct {
-    const char
-        *plot; /* its plot: the gnuplot script NAME.gp and NAME.{dat,vars,png,svg}; or NULL */
+    /* its plot: the gnuplot script NAME.gp drawing NAME.{dat,vars} into NAME.{png,svg}; or NULL */
+    const char *plot;
     /* writes the plot's data files: > 0 when there is something to draw, 0 when not (no plot),
      * -1 when a file cannot be written; NULL when the section has no plot */
     int (*data)(const rp_report *R);

@@ -334,6 +334,37 @@ Test(report, a_failing_script_is_reported) {
     free(md);
 }
 
+/* The library prints nothing: the progress of each gnuplot run goes through the callback (the
+ * command prints it), and stdout and stderr stay empty. */
+static int progress_calls;
+static void count_progress(const char *script, void *arg) {
+    const size_t n = strlen(script);
+    cr_expect(n > 3 && !strcmp(script + n - 3, ".gp"), "progress for '%s'", script);
+    cr_expect_eq(arg, &progress_calls);
+    progress_calls++;
+}
+
+Test(report, library_prints_nothing) {
+    cr_redirect_stdout();
+    cr_redirect_stderr();
+    const char *res[] = {RESULTS_A}, *roof[] = {ROOFLINE};
+    qk_report_options o = {.results = res,
+                           .n_results = 1,
+                           .rooflines = roof,
+                           .n_rooflines = 1,
+                           .outdir = dir,
+                           .progress = count_progress,
+                           .progress_arg = &progress_calls};
+    qk_report_outcome out;
+    qk_error err = {{0}};
+    cr_assert_eq(qk_report_generate(&o, &out, &err), 0, "%s", err.msg);
+    cr_expect_eq(progress_calls, N_PLOTS, "one progress call per script with data");
+    fflush(stdout);
+    fflush(stderr);
+    cr_expect_stdout_eq_str("");
+    cr_expect_stderr_eq_str("");
+}
+
 Test(report, command_line) {
     cr_redirect_stdout();
     cr_redirect_stderr();

@@ -2,9 +2,7 @@
  * (context.accuracy): each kernel against its ISA's parse-per-block (must be identical), the FP32
  * path and reference embeddings. */
 #include <jansson.h>
-#include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "report/json.h"

@@ -1,7 +1,6 @@
 /* REPORT.md section 3, "Amdahl, measured": per forward configuration with a profiled
  * parse-per-block baseline, each variant's p, removed share, local speedup s, predicted speedup,
  * bound and achieved speedup (rp_amdahl_for), then a verdict line each. */
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

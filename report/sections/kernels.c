@@ -7,7 +7,6 @@
  * achieved speedup, and the bound 1 / (1 - p). Results without packed kernels give a "not measured"
  * paragraph that says what to run. */
 #include <jansson.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 

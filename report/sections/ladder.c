@@ -2,7 +2,6 @@
  * alloc-copy. Per CPU and forward configuration with the baseline, each variant's median, paired
  * speedup and share of the total gain beside the story's figure; per matmul-only configuration,
  * every shape and the per-layer mix. Its plot (ladder.gp) draws the forward groups as bars. */
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,13 +2,11 @@
  * resident file, weights read per pass, bytes prepared at load, scratch, fp32 weights, tokenizer,
  * peak RSS and footprint; then parse-per-block -> zero-copy against the story's 412.86 -> 425.17
  * MB. */
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "report/json.h"
 #include "report/model.h"
 
 /* The seed story's figures (seed-story.md). */

@@ -3,8 +3,6 @@
  * serves both, parameterised by an axis: the parameter swept, the one held, the columns its table
  * adds and the last column of its plot data. Plots: threads.gp, seqlen.gp. A third sweep (say,
  * activation granularity) is a third axis and a third section descriptor here. */
-#include <jansson.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,10 +1,8 @@
 /* REPORT.md section 10, "How this CPU's story differs": per CPU, a paragraph that retells the seed
  * story with this CPU's measured figures at its headline configuration: the speedup, the steps'
  * shares, the allocating regression, Amdahl, memory and the FP32 path. */
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "report/json.h"
