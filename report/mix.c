@@ -151,5 +151,3 @@ void rp_amdahl_for(const rp_cpu *g, const rp_key *k, const char *variant, rp_amd
                  : !a->has_s ? "no local speedup (no matmul-only runs, no profile of the variant)"
                              : "no end-to-end time of the variant");
 }
-
-/* ================================================================== REPORT.md sections */

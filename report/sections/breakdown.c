@@ -17,6 +17,7 @@ static const char *const op_order[] = {
     "rope",     "attention", "gelu",        "residual",  "pool"};
 #define N_OPS ((int)(sizeof op_order / sizeof *op_order))
 
+/* The operations some usable profile has: the table's rows and the plot's columns. */
 static int ops_present(const rp_report *R, int *present) {
     int n = 0;
     for (int o = 0; o < N_OPS; o++) present[o] = 0;

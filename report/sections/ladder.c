@@ -10,6 +10,7 @@
 #include "report/json.h"
 #include "report/model.h"
 
+/* The forward pass at one key: every variant against parse-per-block, the FP32 path below. */
 static void ladder_forward_table(FILE *f, const rp_report *R, const rp_cpu *g, const rp_key *k) {
     const rp_cfg *b = rp_find_cfg(g, "forward", "parse-per-block", k, NULL);
     fprintf(f, "#### Forward pass: %s\n\n", rp_fmt_key(R, k).s);
@@ -71,6 +72,7 @@ static void ladder_forward_table(FILE *f, const rp_report *R, const rp_cpu *g, c
     fprintf(f, "\n");
 }
 
+/* The matmul-only runs at one key: a column per shape, then the per-layer mix. */
 static void ladder_matmul_table(FILE *f, const rp_report *R, const rp_cpu *g, const rp_key *k) {
     const rp_cfg *sh[32];
     const int n = rp_mm_shapes(g, k, sh, 32);

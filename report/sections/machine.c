@@ -9,6 +9,7 @@
 #include "report/json.h"
 #include "report/model.h"
 
+/* "available", "unavailable: why" or "not recorded" */
 static const char *ctx_counters(json_t *ctx, char *buf, size_t size) {
     json_t *c = json_object_get(ctx, "counters");
     if (!json_is_object(c)) return "not recorded";

@@ -13,6 +13,7 @@
 #define STORY_MEM_BEFORE 412.86
 #define STORY_MEM_AFTER  425.17
 
+/* One variant's row; *file_note set when the footprint had to count the whole mapped file. */
 static void memory_row(FILE *f, const rp_cfg *c, const char *label, int *file_note) {
     int used_file;
     const double fp = rp_footprint(c, &used_file);

@@ -10,6 +10,7 @@
 #include "report/json.h"
 #include "report/model.h"
 
+/* The int8 peak (GOPS) the roofline file measured for an ISA at a thread count, or NAN. */
 static double roof_peak(json_t *roof, int threads, const char *isa) {
     size_t i;
     json_t *p;
@@ -26,6 +27,8 @@ static const char *peak_isa_for(const char *isa) {
     return "scalar";
 }
 
+/* A configuration's place on the roofline: intensity (ops per weight byte) and GOPS; 0 if the
+ * record lacks the figures. */
 static int roofline_point(const rp_cfg *c, double *ai, double *gops) {
     if (!rp_usable(c) || !rp_is_int8(c) || !c->agg) return 0;
     const double macs = qk_rj_num(c->agg, "macs_per_pass"),
@@ -130,6 +133,7 @@ static int isa_point(const char *isa, int filled) { /* open / filled gnuplot poi
     return base + (filled ? 1 : 0);
 }
 
+/* ceilings and point series in the plot (the legend's length) */
 #define MAX_SERIES 96
 
 static int roofline_data(const rp_report *R) {
@@ -255,7 +259,5 @@ static int roofline_data(const rp_report *R) {
     fclose(v);
     return nce || npt ? 1 : 0;
 }
-
-/* ================================================================== running gnuplot */
 
 const rp_section rp_section_roofline = {"roofline", roofline_data, roofline_markdown};

@@ -120,6 +120,4 @@ static void story_markdown(FILE *f, const rp_report *R, const qk_report_plot *pl
     }
 }
 
-/* ================================================================== plot data */
-
 const rp_section rp_section_story = {NULL, NULL, story_markdown};
