@@ -1,4 +1,4 @@
-/* Results-document helpers for the report: see report_json.h. */
+/* Results-document helpers for the report: see report/json.h. */
 #include "report/json.h"
 
 #include <math.h>
@@ -13,6 +13,13 @@ const char *qk_rj_str(json_t *o, const char *key) {
 double qk_rj_num(json_t *o, const char *key) {
     json_t *v = json_object_get(o, key);
     return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+int qk_rj_int(json_t *o, const char *key) {
+    json_t *v = json_object_get(o, key);
+    return json_is_integer(v) ? (int)json_integer_value(v)
+           : json_is_real(v)  ? (int)json_real_value(v)
+                              : 0;
 }
 
 double qk_rj_ms(json_t *rec) {

@@ -1,5 +1,5 @@
-/* Reading results documents (qk_results_load's JSON) for the report's self-contained sections, and
- * formatting their figures: one place for what report_peer.c and report_kernels.c both need. */
+/* Reading results documents (qk_results_load's JSON) field by field, and formatting the figures of
+ * the sections that read the documents directly (kernels beyond the story, the peer). */
 #ifndef QK_REPORT_JSON_H
 #define QK_REPORT_JSON_H
 
@@ -8,6 +8,7 @@
 
 const char *qk_rj_str(json_t *o, const char *key); /* "" when absent */
 double qk_rj_num(json_t *o, const char *key);      /* NAN when absent */
+int qk_rj_int(json_t *o, const char *key);         /* a number cast to int; 0 when absent */
 double qk_rj_ms(json_t *rec); /* a record's real_time in ms, whatever its unit */
 /* The aggregate `agg` ("median", "ci_lo", "ci_hi") of configuration run_name, in ms; NAN if absent.
  */

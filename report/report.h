@@ -1,5 +1,7 @@
-/* `qkbench report RESULTS.json... [--roofline ROOFLINE.json]... [-o DIR]`: the seed story's tables
- * filled with measured numbers, and plots.
+/* The report generator: results files of `qkbench run` (and `qkbench roofline --json` files) ->
+ * REPORT.md, the seed story's tables filled with measured numbers, and plots. A library: it
+ * returns a status, fills a qk_error and prints nothing (`qkbench report`,
+ * harness/cli/cmd_report.c, is its command).
  *
  * Results files are grouped by CPU (context.cpu_model + host_name): files from one machine merge
  * (say a ladder run, a thread-scaling run and a sequence-length run), files from several machines
@@ -7,8 +9,10 @@
  *   REPORT.md   the machine and the run; the ladder (parse-per-block -> precached-scales ->
  *               zero-copy, plus alloc-copy) forward and matmul-only, with paired speedups and
  *               each step's share of the gain; Amdahl, measured; memory; accuracy; per-operation
- *               breakdown; thread scaling; sequence length; roofline; how this CPU's story differs
- *               from the seed's. A section whose data the results lack says what to run instead.
+ *               breakdown; thread scaling; sequence length; roofline; kernels beyond the story;
+ *               the llama.cpp peer; how this CPU's story differs from the seed's. A section whose
+ *               data the results lack says what to run instead. (One file per section in
+ *               report/sections/, listed in report/sections.c.)
  *   NAME.dat, NAME.vars   data and gnuplot variables of each plot;
  *   NAME.png, NAME.svg    the plots, drawn by the gnuplot scripts NAME.gp of the scripts folder
  *               (QK_REPORT_SCRIPTS, else QK_SOURCE_DIR/report): ladder, breakdown, threads, seqlen,
@@ -22,10 +26,6 @@
 
 #include "common/error.h"
 
-/* argv[0] is the command name. Returns 0 when REPORT.md was written (even with plots missing), 1
- * when nothing could be written, 2 on a usage error or an unreadable input file. */
-int qk_cmd_report(int argc, char **argv);
-
 #define QK_REPORT_MAX_PLOTS 16
 
 typedef struct {
@@ -35,7 +35,9 @@ typedef struct {
     int n_rooflines;
     const char *outdir;      /* created if missing */
     const char *scripts_dir; /* NULL: $QK_REPORT_SCRIPTS, else QK_SOURCE_DIR "/report" */
-    int quiet;               /* 1: no progress lines on stderr */
+    /* Called with a script's path before gnuplot runs it (a plot takes a while); may be NULL. */
+    void (*progress)(const char *script, void *arg);
+    void *progress_arg;
 } qk_report_options;
 
 typedef struct {

@@ -1,5 +1,6 @@
-/* `qkbench compare`: two result files with known times give the expected medians, ratios and
- * geometric mean; paired vs unpaired; names in one file only; usage errors exit 2. */
+/* `qkbench compare` and the library under it (report/compare.h): two result files with known
+ * times give the expected medians, ratios and geometric mean; paired vs unpaired; names in one
+ * file only; usage errors exit 2. */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 #include <stdio.h>
@@ -7,8 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "report/compare.h"
+#include "harness/cli/commands.h"
 #include "harness/results.h"
+#include "report/compare.h"
 
 static char dir[64], path_a[128], path_b[128], path_c[128];
 
@@ -105,4 +107,43 @@ Test(compare, usage_errors_exit_2) {
     cr_expect(strstr(err, "no benchmark name in common"), "%s", err);
     const char *help[] = {"compare", "--help"};
     cr_expect_eq(run(2, help), 0);
+}
+
+/* The library under the command: the rows, in A's order, with both sides' statistics, the paired
+ * ratio and the geometric mean; a selection; and what it says when a file cannot be read. */
+static int only_b_names(const char *name, void *arg) {
+    return strstr(name, (const char *)arg) != NULL;
+}
+
+Test(compare, library_rows) {
+    qk_compare_result r;
+    qk_error err = {{0}};
+    cr_assert_eq(qk_compare_files(path_a, path_b, NULL, NULL, &r, &err), 0, "%s", err.msg);
+    cr_assert(r.loaded);
+    cr_assert_eq(r.n_rows, 2);
+    cr_expect_str_eq(r.rows[0].name, "forward/a/scalar/t:1");
+    cr_expect_str_eq(r.rows[1].name, "forward/b/scalar/t:1");
+    cr_expect_eq(r.rows[0].n_a, 5);
+    cr_expect_eq(r.rows[0].n_b, 5);
+    cr_expect(r.rows[0].paired && r.rows[0].significant);
+    cr_expect_float_eq(r.rows[0].ratio, 0.5, 1e-9);
+    cr_expect_float_eq(r.rows[0].stats_a.median, 10.2, 1e-9);
+    cr_expect_float_eq(r.geomean, 0.5, 1e-9);
+    cr_expect_eq(r.n_significant, 2);
+    cr_expect_eq(r.only_a, 1);
+    cr_expect_eq(r.only_b, 0);
+    cr_expect_eq(r.file[0].n_names, 3);
+    cr_expect_str_eq(r.file[1].path, path_b);
+    qk_compare_free(&r);
+
+    cr_assert_eq(qk_compare_files(path_a, path_c, only_b_names, "/b/", &r, &err), 0, "%s", err.msg);
+    cr_expect_eq(r.n_rows, 1);
+    cr_expect(!r.rows[0].paired);
+    cr_expect_eq(r.only_a, 0);
+    qk_compare_free(&r);
+
+    cr_expect_eq(qk_compare_files(path_a, "/nonexistent.json", NULL, NULL, &r, &err), -1);
+    cr_expect(!r.loaded);
+    cr_expect(strstr(err.msg, "/nonexistent.json"), "%s", err.msg);
+    qk_compare_free(&r);
 }

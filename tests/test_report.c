@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "harness/cli/commands.h"
 #include "harness/measure.h"
 #include "report/report.h"
 #include "harness/results.h"
@@ -71,7 +72,8 @@ static long file_size(const char *name) {
 
 static char *generate(const char *const *results, int n, const char *const *roofs, int nr,
                       qk_report_outcome *out) {
-    qk_report_options o = {results, n, roofs, nr, dir, NULL, 1};
+    qk_report_options o = {
+        .results = results, .n_results = n, .rooflines = roofs, .n_rooflines = nr, .outdir = dir};
     qk_error err = {{0}};
     cr_assert_eq(qk_report_generate(&o, out, &err), 0, "%s", err.msg);
     char path[256];
@@ -331,6 +333,37 @@ Test(report, a_failing_script_is_reported) {
     cr_assert(p && !p->attempted && strstr(p->why, "no script breakdown.gp"));
     cr_assert_gt(file_size("ladder.log"), 0);
     free(md);
+}
+
+/* The library prints nothing: the progress of each gnuplot run goes through the callback (the
+ * command prints it), and stdout and stderr stay empty. */
+static int progress_calls;
+static void count_progress(const char *script, void *arg) {
+    const size_t n = strlen(script);
+    cr_expect(n > 3 && !strcmp(script + n - 3, ".gp"), "progress for '%s'", script);
+    cr_expect_eq(arg, &progress_calls);
+    progress_calls++;
+}
+
+Test(report, library_prints_nothing) {
+    cr_redirect_stdout();
+    cr_redirect_stderr();
+    const char *res[] = {RESULTS_A}, *roof[] = {ROOFLINE};
+    qk_report_options o = {.results = res,
+                           .n_results = 1,
+                           .rooflines = roof,
+                           .n_rooflines = 1,
+                           .outdir = dir,
+                           .progress = count_progress,
+                           .progress_arg = &progress_calls};
+    qk_report_outcome out;
+    qk_error err = {{0}};
+    cr_assert_eq(qk_report_generate(&o, &out, &err), 0, "%s", err.msg);
+    cr_expect_eq(progress_calls, N_PLOTS, "one progress call per script with data");
+    fflush(stdout);
+    fflush(stderr);
+    cr_expect_stdout_eq_str("");
+    cr_expect_stderr_eq_str("");
 }
 
 Test(report, command_line) {

@@ -1,10 +1,16 @@
-/* REPORT.md's "llama.cpp peer" section: see report_peer.h. */
-#include "report/peer.h"
+/* REPORT.md's "llama.cpp peer" section: for each llama.cpp peer configuration
+ * of the results (`peer = llama.cpp` in an experiment), per CPU, threads and seq_len: the peer's
+ * median with its 95% interval, our fastest kernel of the same group, the paired ratio peer / ours
+ * ("ours faster by") with its interval, the cosines of the peer's embedding against our FP32 path
+ * and that kernel, and how the peer was bound. A peer that could not run says why; results without
+ * any peer configuration give a "not measured" paragraph that says what to run. */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "report/json.h"
-
-#include <math.h>
-#include <string.h>
+#include "report/model.h"
 
 static void fmt_cos(char *buf, size_t size, double c) {
     if (isfinite(c))
@@ -53,7 +59,10 @@ static void peer_row(FILE *f, json_t *doc, json_t *med) {
             qk_rj_str(json_object_get(med, "peer"), "binding"));
 }
 
-void qk_report_peer_section(FILE *f, json_t *const *docs, int n_docs) {
+static void peer_markdown(FILE *f, const rp_report *R, const qk_report_plot *plot) {
+    (void)plot;
+    json_t *const *docs = R->docs; /* this section reads the documents directly */
+    const int n_docs = R->n_docs;
     fprintf(f, "## llama.cpp peer\n\n");
     int rows = 0, skipped = 0;
     for (int d = 0; d < n_docs; d++) {
@@ -130,3 +139,5 @@ void qk_report_peer_section(FILE *f, json_t *const *docs, int n_docs) {
         fprintf(f, "\n");
     }
 }
+
+const rp_section rp_section_peer = {NULL, NULL, peer_markdown};

@@ -1,10 +1,17 @@
-/* REPORT.md's "Kernels beyond the story" section: see report_kernels.h. */
-#include "report/kernels.h"
-
-#include <math.h>
+/* REPORT.md's "Kernels beyond the story" section: the forward passes of the
+ * packed kernels (repacked, gemm, fused) beside the run's baseline kernel (the experiment's first,
+ * e.g. zero-copy), per CPU, ISA, threads, activation scheme and seq_len: median with its 95%
+ * interval, the paired speedup against the baseline, GOPS and the matmul share of the pass; and,
+ * for the fastest kernel, the step measured as Amdahl sees it: p (the baseline's matmul share, from
+ * its per-operation profile), s (the matmul speedup, from both profiles), the predicted and the
+ * achieved speedup, and the bound 1 / (1 - p). Results without packed kernels give a "not measured"
+ * paragraph that says what to run. */
+#include <jansson.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "report/json.h"
+#include "report/model.h"
 
 static int is_packed(const char *variant) {
     return !strcmp(variant, "repacked") || !strcmp(variant, "gemm") || !strcmp(variant, "fused");
@@ -97,7 +104,10 @@ static void amdahl_row(FILE *f, json_t *doc, json_t *base, json_t *best) {
             1 / (1 - p), s, predicted, achieved);
 }
 
-void qk_report_kernels_section(FILE *f, json_t *const *docs, int n_docs) {
+static void kernels_markdown(FILE *f, const rp_report *R, const qk_report_plot *plot) {
+    (void)plot;
+    json_t *const *docs = R->docs; /* this section reads the documents directly */
+    const int n_docs = R->n_docs;
     fprintf(f, "## Kernels beyond the story\n\n");
     int any = 0;
     for (int d = 0; d < n_docs && !any; d++) {
@@ -177,3 +187,5 @@ void qk_report_kernels_section(FILE *f, json_t *const *docs, int n_docs) {
         fprintf(f, "\n");
     }
 }
+
+const rp_section rp_section_kernels = {NULL, NULL, kernels_markdown};
