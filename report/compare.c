@@ -65,6 +65,11 @@ static int collect(const char *path, run_times *rt, qk_error *err) {
         if (!name || !json_is_number(rt_v) || !isfinite(ms))
             return qk_fail(err, "%s: benchmarks[%zu]: no name, real_time or known time_unit", path,
                            i);
+        if (!(ms > 0 && ms <= QK_COMPARE_MAX_MS)) /* else a negative ratio or a NaN geomean */
+            return qk_fail(err,
+                           "%s: benchmarks[%zu] (%s): real_time %g ms is not a positive time "
+                           "under a day",
+                           path, i, name, ms);
         series *s = find_series(rt, name);
         if (!s) {
             s = &rt->s[rt->n++];

@@ -15,7 +15,8 @@
 #include "harness/measure.h"
 #include "harness/rank_test.h"
 
-#define QK_COMPARE_ALPHA 0.05 /* the rank test's level: "differs beyond the noise" below it */
+#define QK_COMPARE_ALPHA  0.05    /* the rank test's level: "differs beyond the noise" below it */
+#define QK_COMPARE_MAX_MS 86400e3 /* a repetition longer than a day is not a measurement */
 
 /* One of the two results files. Strings are borrowed from the loaded document (NULL when the
  * context lacks them) and live until qk_compare_free. */

@@ -206,3 +206,25 @@ Test(compare, rank_test_over_sittings) {
         unlink(p);
     }
 }
+
+/* A repetition with a negative (or zero) time is refused, not turned into a "-3.25x" ratio. */
+Test(compare, impossible_times_are_refused) {
+    qk_results *r = qk_results_new();
+    cr_assert_eq(qk_results_capture_environment(r), 0);
+    for (int k = 0; k < 5; k++)
+        cr_assert_eq(qk_results_add_repetition(r, "forward/a/scalar/t:1", k, 5,
+                                               k == 2 ? -0.0325 : 0.01, 0.01, NULL),
+                     0);
+    qk_error err = {{0}};
+    cr_assert_eq(qk_results_write(r, dir, "neg", 1, 1, &err), 0, "%s", err.msg);
+    qk_results_free(r);
+    char p[160];
+    snprintf(p, sizeof p, "%s/neg.json", dir);
+    qk_compare_result res;
+    cr_assert_eq(qk_compare_files(path_a, p, NULL, NULL, &res, &err), -1);
+    cr_expect_not_null(strstr(err.msg, "not a positive time"), "%s", err.msg);
+    qk_compare_free(&res);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/neg.csv", dir);
+    unlink(p);
+}
