@@ -2,7 +2,7 @@
  * (the API is report/report.h). Results files are read (load.c) into CPU groups of configurations;
  * the sections (report/sections/, listed in report/sections.c) find configurations and derive
  * figures with lookup.c and mix.c, format them with format.c and write their plot data with
- * plot.c; gnuplot.c draws the plots; report.c runs it all. Internal names start with rp_. */
+ * plot.c, in the looks of style.c; gnuplot.c draws the plots; report.c runs it all. Internal names start with rp_. */
 #ifndef QK_REPORT_MODEL_H
 #define QK_REPORT_MODEL_H
 
@@ -185,7 +185,20 @@ void rp_gp_num(FILE *f, double v);                       /* " %.6g", or " NaN" *
 void rp_gp_titles(FILE *f, const char *n_name, const char *arr, const char *const *t, int n);
 void rp_gp_strings(FILE *f, const char *arr, const char *const *t, int n);
 void rp_gp_ints(FILE *f, const char *arr, const int *v, int n);
-const char *rp_variant_colour(const rp_report *R, const char *v);
+/* (colours, dash and point types, panels: report/style.h) */
+
+/* One measured llama.cpp configuration of a CPU (peerdata.c): its median and 95% interval, and
+ * the paired ratio llama.cpp time / our fastest kernel's (base) when the results compared them. */
+typedef struct {
+    const char *model, *binding, *base; /* borrowed; base "" without a comparison */
+    int threads, seq;
+    double med, lo, hi;
+    int has_cmp;
+    double ratio, r_lo, r_hi;
+} rp_peer_point;
+
+/* The CPU's measured peer configurations, in the files' order. *out is malloc'd (NULL when 0). */
+int rp_peer_points(const rp_report *R, const rp_cpu *g, rp_peer_point **out);
 
 /* ================================================================== sections */
 
