@@ -12,6 +12,7 @@ load datadir."/style.vars"
 load datadir."/breakdown.vars"
 
 cell_w = 260.0; cell_h = 360.0; bar_px = 76.0; bar_extra = 100.0; top = 70.0
+legend_key = "operations"
 @layout
 
 total_col = n_groups + 2
@@ -19,7 +20,7 @@ total_col = n_groups + 2
 do for [fmt in "png svg"] {
     if (fmt eq "png") { set terminal @term_png size int(W),int(H) } else { set terminal @term_svg size int(W),int(H) }
     set output outdir."/breakdown.".fmt
-    set multiplot title "Where one forward pass spends its time: a panel per ISA and tokens per pass, each on its own scale\n{/*0.85 bar: one kernel variant's mean profiled pass, stacked by operation; number above it: the matmuls' share of the pass}" font ",13"
+    set multiplot title "Where one forward pass spends its time: a panel per ISA and tokens per pass, each on its own scale\n{/*0.85 bar: the mean profiled pass of one kernel variant, stacked by operation; number above it: the share of the matmuls in the pass}" font ",13"
     do for [p=1:n_panels] {
         f = panel_first[p]
         set origin px(p), py(p)
@@ -48,7 +49,7 @@ do for [fmt in "png svg"] {
     set origin legend_x, 0.2
     set size legend_wf, 0.6
     @legend_setup
-    set key title "operations"
+    set key title legend_key
     @legend_plot
     unset multiplot
     unset output

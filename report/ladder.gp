@@ -13,6 +13,7 @@ load datadir."/style.vars"
 load datadir."/ladder.vars"
 
 cell_w = 300.0; cell_h = 620.0; bar_px = 34.0; bar_extra = 110.0; top = 70.0
+legend_key = "kernel variant"
 @layout
 
 do for [fmt in "png svg"] {
@@ -61,7 +62,7 @@ do for [fmt in "png svg"] {
     set origin legend_x, 0.5
     set size legend_wf, 0.4
     @legend_setup
-    set key title "kernel variant"
+    set key title legend_key
     @legend_plot
     unset multiplot
     unset output

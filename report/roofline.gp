@@ -14,6 +14,7 @@ load datadir."/style.vars"
 load datadir."/roofline.vars"
 
 cell_w = 470.0; cell_h = 470.0; bar_px = 0.0; bar_extra = 0.0; top = 70.0
+legend_key = "kernel variant"
 @layout
 
 do for [fmt in "png svg"] {
@@ -48,7 +49,7 @@ do for [fmt in "png svg"] {
     set origin legend_x, 0.1
     set size legend_wf, 0.8
     @legend_setup
-    set key title "kernel variant"
+    set key title legend_key
     @legend_plot
     unset multiplot
     unset output

@@ -242,7 +242,7 @@ int rp_style_write(const rp_report *R) {
     /* The grid of panels: a column as wide as its widest panel needs (bar_px per bar plus
      * bar_extra, at least cell_w), rows of cell_h, a title band of `top` and the legend's strip at
      * the right; a script sets those four and runs @layout after loading its NAME.vars. */
-    fprintf(v, "layout = \"legend_w = 8.0 * (legend_chars > 14 ? legend_chars : 14) + 100; "
+    fprintf(v, "layout = \"lc = legend_chars > strlen(legend_key) ? legend_chars : strlen(legend_key); legend_w = 8.0 * (lc > 14 ? lc : 14) + 100; "
                "array colw[n_cols]; array colx[n_cols]; "
                "do for [c=1:n_cols] { colw[c] = cell_w }; "
                "do for [p=1:n_panels] { w = bar_px * panel_bars[p] + bar_extra; "

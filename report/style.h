@@ -18,7 +18,9 @@
  *   n_legend, legend_title[], legend_colour[], legend_kind[] (0 colour patch, 1 line and
  *   points, 2 points), legend_dt[], legend_pt[], legend_lw[]: the one legend of the plot, drawn in
  *   a strip of its own beside the panels, never over the data.
- * style.vars (written once per report) holds the terminals and the macros that draw that legend. */
+ * style.vars (written once per report) holds the terminals, the grid layout and the macros that
+ * draw the legend. (A script's loop that runs a macro must not hold an apostrophe in a string:
+ * gnuplot's macro expansion takes it for a quote.) */
 #ifndef QK_REPORT_STYLE_H
 #define QK_REPORT_STYLE_H
 
