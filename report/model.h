@@ -2,7 +2,8 @@
  * (the API is report/report.h). Results files are read (load.c) into CPU groups of configurations;
  * the sections (report/sections/, listed in report/sections.c) find configurations and derive
  * figures with lookup.c and mix.c, format them with format.c and write their plot data with
- * plot.c, in the looks of style.c; gnuplot.c draws the plots; report.c runs it all. Internal names start with rp_. */
+ * plot.c, in the looks of style.c; gnuplot.c draws the plots; report.c runs it all. Internal names
+ * start with rp_. */
 #ifndef QK_REPORT_MODEL_H
 #define QK_REPORT_MODEL_H
 

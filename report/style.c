@@ -11,9 +11,11 @@
 static const struct {
     const char *variant, *colour;
 } named[] = {
-    {"parse-per-block", "#7f7f7f"}, {"precached-scales", "#1f77b4"}, {"zero-copy", "#2ca02c"},
-    {"alloc-copy", "#d62728"},      {"repacked", "#bcbd22"},         {"gemm", "#17becf"},
-    {"fused", "#e377c2"},           {"fp32", "#8c564b"},             {RP_PEER, "#000000"},
+    {"parse-per-block", "#7f7f7f"}, {"precached-scales", "#1f77b4"},
+    {"zero-copy", "#2ca02c"},       {"alloc-copy", "#d62728"},
+    {"repacked", "#bcbd22"},        {"gemm", "#17becf"},
+    {"fused", "#e377c2"},           {"fp32", "#8c564b"},
+    {RP_PEER, "#000000"},
 };
 #define N_NAMED ((int)(sizeof named / sizeof *named))
 /* for variants the table does not know, in the order the report lists them */
@@ -38,19 +40,27 @@ const char *rp_style_colour(const rp_report *R, const char *v) {
 
 int rp_style_dash(const char *isa) {
     switch (rp_isa_rank(isa)) {
-    case 0: return 4; /* scalar: dash-dot */
-    case 1: return 2; /* avx2: dashed */
-    case 2: return 1; /* avx512vnni: solid, the widest tier */
-    default: return 5;
+    case 0:
+        return 4; /* scalar: dash-dot */
+    case 1:
+        return 2; /* avx2: dashed */
+    case 2:
+        return 1; /* avx512vnni: solid, the widest tier */
+    default:
+        return 5;
     }
 }
 
 int rp_style_point(const char *isa) {
     switch (rp_isa_rank(isa)) {
-    case 0: return 5; /* square */
-    case 1: return 7; /* circle */
-    case 2: return 9; /* triangle */
-    default: return 15;
+    case 0:
+        return 5; /* square */
+    case 1:
+        return 7; /* circle */
+    case 2:
+        return 9; /* triangle */
+    default:
+        return 15;
     }
 }
 
@@ -67,10 +77,10 @@ rp_look rp_style_look(const rp_report *R, const char *variant, const char *isa) 
 
 const char *rp_style_op_colour(const char *group) {
     /* matmuls in blue and green, the rest in warm colours and grey */
-    static const char *const groups[][2] = {
-        {"attn-mm", "#2171b5"},   {"ffn-mm", "#238b45"}, {"dense-mm", "#9ecae1"},
-        {"quantize", "#e6550d"},  {"attention", "#756bb1"}, {"norms", "#fdd0a2"},
-        {"other", "#bdbdbd"}};
+    static const char *const groups[][2] = {{"attn-mm", "#2171b5"},   {"ffn-mm", "#238b45"},
+                                            {"dense-mm", "#9ecae1"},  {"quantize", "#e6550d"},
+                                            {"attention", "#756bb1"}, {"norms", "#fdd0a2"},
+                                            {"other", "#bdbdbd"}};
     for (size_t i = 0; i < sizeof groups / sizeof *groups; i++)
         if (!strcmp(groups[i][0], group)) return groups[i][1];
     return "#000000";
@@ -194,7 +204,8 @@ void rp_plotset_write(FILE *v, const rp_plotset *ps) {
     fprintf(v, "n_series = %d\n", ps->n_s);
 #define S_STRS(f, m, ptr)                                                                          \
     write_strs(v, "series_" #f, ps->n_s, ps->s, sizeof *ps->s, offsetof(rp_series, m), ptr)
-#define S_INTS(f, m) write_ints(v, "series_" #f, ps->n_s, ps->s, sizeof *ps->s, offsetof(rp_series, m))
+#define S_INTS(f, m)                                                                               \
+    write_ints(v, "series_" #f, ps->n_s, ps->s, sizeof *ps->s, offsetof(rp_series, m))
     S_STRS(title, title, 0);
     S_STRS(variant, variant, 1);
     S_STRS(isa, isa, 1);
@@ -209,8 +220,10 @@ void rp_plotset_write(FILE *v, const rp_plotset *ps) {
     for (int i = 0; i < ps->n_leg; i++)
         if (strlen(ps->leg[i].title) > chars) chars = strlen(ps->leg[i].title);
     fprintf(v, "n_legend = %d\nlegend_chars = %zu\n", ps->n_leg, chars);
-#define L_STRS(f) write_strs(v, "legend_" #f, ps->n_leg, ps->leg, sizeof *ps->leg, offsetof(rp_legend, f), 0)
-#define L_INTS(f) write_ints(v, "legend_" #f, ps->n_leg, ps->leg, sizeof *ps->leg, offsetof(rp_legend, f))
+#define L_STRS(f)                                                                                  \
+    write_strs(v, "legend_" #f, ps->n_leg, ps->leg, sizeof *ps->leg, offsetof(rp_legend, f), 0)
+#define L_INTS(f)                                                                                  \
+    write_ints(v, "legend_" #f, ps->n_leg, ps->leg, sizeof *ps->leg, offsetof(rp_legend, f))
     L_STRS(title);
     L_STRS(colour);
     L_INTS(kind);
@@ -242,7 +255,8 @@ int rp_style_write(const rp_report *R) {
     /* The grid of panels: a column as wide as its widest panel needs (bar_px per bar plus
      * bar_extra, at least cell_w), rows of cell_h, a title band of `top` and the legend's strip at
      * the right; a script sets those four and runs @layout after loading its NAME.vars. */
-    fprintf(v, "layout = \"lc = legend_chars > strlen(legend_key) ? legend_chars : strlen(legend_key); legend_w = 8.0 * (lc > 14 ? lc : 14) + 100; "
+    fprintf(v, "layout = \"lc = legend_chars > strlen(legend_key) ? legend_chars : "
+               "strlen(legend_key); legend_w = 8.0 * (lc > 14 ? lc : 14) + 100; "
                "array colw[n_cols]; array colx[n_cols]; "
                "do for [c=1:n_cols] { colw[c] = cell_w }; "
                "do for [p=1:n_panels] { w = bar_px * panel_bars[p] + bar_extra; "

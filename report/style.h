@@ -60,9 +60,9 @@ typedef struct {
 
 typedef struct {
     char title[192];
-    int row, col;   /* 1-based grid cell */
-    int first, n;   /* its series, 0-based into the plot's */
-    int bars;       /* bars drawn (bar plots), 0 otherwise */
+    int row, col; /* 1-based grid cell */
+    int first, n; /* its series, 0-based into the plot's */
+    int bars;     /* bars drawn (bar plots), 0 otherwise */
 } rp_panel;
 
 /* One entry of the plot's legend: a colour patch (a variant), a line with its points (an ISA,

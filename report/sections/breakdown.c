@@ -21,8 +21,9 @@ static const char *const op_order[] = {
 /* The plot stacks the operations in a few groups (the table keeps every one): seventeen colours
  * in a bar cannot be told apart at a glance. Each operation's group, and the groups' names. */
 static const char *const group_of[N_OPS] = {
-    "other", "norms", "norms", "quantize", "attn-mm", "attn-mm", "attn-mm", "attn-mm",
-    "ffn-mm", "ffn-mm", "ffn-mm", "dense-mm", "other", "attention", "other", "other", "other"};
+    "other",   "norms",     "norms",  "quantize", "attn-mm", "attn-mm",
+    "attn-mm", "attn-mm",   "ffn-mm", "ffn-mm",   "ffn-mm",  "dense-mm",
+    "other",   "attention", "other",  "other",    "other"};
 static const char *const group_order[][2] = {
     {"attn-mm", "matmuls: attention projections (q, k, v, o)"},
     {"ffn-mm", "matmuls: feed-forward (gate, up, down)"},
@@ -233,8 +234,7 @@ static int breakdown_data(const rp_report *R) {
                         snprintf(title, sizeof title, "%s%s, %d token%s%s%s",
                                  rp_plot_prefix(R, g).s, isas[ii], seqs[si],
                                  seqs[si] == 1 ? "" : "s", th, part);
-                        rp_panel *p =
-                            rp_plotset_panel(&ps, title, row0 + si + 1, col0 + ch + 1);
+                        rp_panel *p = rp_plotset_panel(&ps, title, row0 + si + 1, col0 + ch + 1);
                         if (rows) fprintf(d, "\n\n");
                         for (int j = ch * RP_PANEL_MAX_BARS;
                              j < m && j < (ch + 1) * RP_PANEL_MAX_BARS; j++) {

@@ -236,7 +236,8 @@ static int ladder_data(const rp_report *R) {
                 char title[192], part[32] = "";
                 if (chunks > 1) snprintf(part, sizeof part, " (%d of %d)", ch + 1, chunks);
                 char thr[32] = "";
-                if (one_thr) snprintf(thr, sizeof thr, ", %d thread%s", threads, threads == 1 ? "" : "s");
+                if (one_thr)
+                    snprintf(thr, sizeof thr, ", %d thread%s", threads, threads == 1 ? "" : "s");
                 snprintf(title, sizeof title, "%s%s%s%s%s%s", rp_plot_prefix(R, g).s,
                          R->show_model ? k[a].model : "", R->show_model ? ": " : "", k[a].isa, thr,
                          part);
@@ -254,8 +255,8 @@ static int ladder_data(const rp_report *R) {
                         snprintf(label + strlen(label), sizeof label - strlen(label), ", %d thr",
                                  x->threads);
                     if (strcmp(x->act, "token"))
-                        snprintf(label + strlen(label), sizeof label - strlen(label),
-                                 ", act %s", x->act);
+                        snprintf(label + strlen(label), sizeof label - strlen(label), ", act %s",
+                                 x->act);
                     rp_gp_string(d, label);
                     const rp_cfg *base = rp_find_cfg(g, "forward", "parse-per-block", x, NULL);
                     for (int v = 0; v < nv; v++) {

@@ -195,7 +195,8 @@ static int roofline_data(const rp_report *R) {
             }
             const double peak = roof_peak(g->roof, tmax, peak_isa_for(isa));
             const double peak1 = roof_peak(g->roof, 1, peak_isa_for(isa));
-            const double bw = rp_roof_bw(g->roof, tmax, "dram"), bw1 = rp_roof_bw(g->roof, 1, "dram");
+            const double bw = rp_roof_bw(g->roof, tmax, "dram"),
+                         bw1 = rp_roof_bw(g->roof, 1, "dram");
             const double l2 = rp_roof_bw(g->roof, tmax, "l2");
             const int chunks = (nv + RP_PANEL_MAX_SERIES - 1) / RP_PANEL_MAX_SERIES;
             for (int ch = 0; ch < chunks; ch++) {

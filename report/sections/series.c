@@ -182,8 +182,10 @@ static int crowded(const writer *w, const group *gr, const int *idx, int n) {
     if (n + (gr->n_peer > 0) > RP_PANEL_MAX_SERIES) return 1;
     for (int a = 0; a < n; a++)
         for (int b = a + 1; b < n; b++) {
-            const rp_look la = rp_style_look(w->R, w->s[idx[a]].c[0]->variant, w->s[idx[a]].c[0]->isa);
-            const rp_look lb = rp_style_look(w->R, w->s[idx[b]].c[0]->variant, w->s[idx[b]].c[0]->isa);
+            const rp_look la =
+                rp_style_look(w->R, w->s[idx[a]].c[0]->variant, w->s[idx[a]].c[0]->isa);
+            const rp_look lb =
+                rp_style_look(w->R, w->s[idx[b]].c[0]->variant, w->s[idx[b]].c[0]->isa);
             if (!strcmp(la.colour, lb.colour) && la.dt == lb.dt) return 1;
         }
     return 0;
@@ -284,8 +286,9 @@ static void split(writer *w, const group *gr, const int *idx, int n, int level) 
     }
     for (int a = 1; a < nv; a++)
         for (int b = a; b > 0; b--) {
-            const int before = level == 0 ? !strcmp(vals[b], "token") && strcmp(vals[b - 1], "token")
-                                          : rp_isa_rank(vals[b]) < rp_isa_rank(vals[b - 1]);
+            const int before = level == 0
+                                   ? !strcmp(vals[b], "token") && strcmp(vals[b - 1], "token")
+                                   : rp_isa_rank(vals[b]) < rp_isa_rank(vals[b - 1]);
             if (!before) break;
             const char *t = vals[b];
             vals[b] = vals[b - 1], vals[b - 1] = t;
@@ -323,8 +326,14 @@ static int series_data(const rp_report *R, const axis *ax) {
     }
     char name[64];
     snprintf(name, sizeof name, "%s.dat", ax->plot);
-    writer w = {.R = R, .ax = ax, .s = s, .y_lo = INFINITY, .y_hi = 0, .sp_hi = 1,
-                .x_lo = 1 << 30, .x_hi = 0};
+    writer w = {.R = R,
+                .ax = ax,
+                .s = s,
+                .y_lo = INFINITY,
+                .y_hi = 0,
+                .sp_hi = 1,
+                .x_lo = 1 << 30,
+                .x_hi = 0};
     w.d = rp_open_out(R, name);
     int *idx = malloc((size_t)n * sizeof *idx), *done = calloc((size_t)n, sizeof *done);
     if (!w.d || !idx || !done) {
@@ -385,9 +394,11 @@ static int series_data(const rp_report *R, const axis *ax) {
                 fmax(w.sp_hi, w.x_hi) * 1.1);
         if (np) {
             fprintf(v, "array panel_ref_x[%d] = [", np);
-            for (int i = 0; i < np; i++) fprintf(v, "%s%.6g", i ? ", " : "", w.ref_x[i < 256 ? i : 255]);
+            for (int i = 0; i < np; i++)
+                fprintf(v, "%s%.6g", i ? ", " : "", w.ref_x[i < 256 ? i : 255]);
             fprintf(v, "]\narray panel_ref_y[%d] = [", np);
-            for (int i = 0; i < np; i++) fprintf(v, "%s%.6g", i ? ", " : "", w.ref_y[i < 256 ? i : 255]);
+            for (int i = 0; i < np; i++)
+                fprintf(v, "%s%.6g", i ? ", " : "", w.ref_y[i < 256 ? i : 255]);
             fprintf(v, "]\n");
         }
         failed |= fclose(v) != 0;
