@@ -50,7 +50,7 @@ do for [fmt in "png svg"] {
             lc rgb series_colour[f+i] title series_title[f+i]
 
         set origin px(p), py(p)
-        set title "speedup against parse-per-block (> 1: faster)" font ",10"
+        set title "speedup vs parse-per-block (> 1: faster)" font ",10"
         unset logscale y
         set ylabel "speedup (x)"
         set yrange [0:speedup_hi]

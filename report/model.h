@@ -161,16 +161,17 @@ typedef struct {
     char s[160];
 } rp_str;
 
-rp_str rp_fmt_ms(double v);                                 /* digits by magnitude; "n/a" */
-rp_str rp_fmt_ms_ci(double m, double lo, double hi);        /* "12.3 [11.9, 13.0]" */
-rp_str rp_fmt_x(double v);                                  /* "1.234" */
-rp_str rp_fmt_xi(qk_interval x);                            /* "1.234x [1.200, 1.270]" */
-rp_str rp_fmt_pct(double f);                                /* "12.3%" */
-rp_str rp_fmt_pct_i(qk_interval x);                         /* "12.3% [11.0%, 13.5%]" */
-rp_str rp_fmt_mb(double bytes);                             /* MB = 10^6 bytes */
-rp_str rp_fmt_key(const rp_report *R, const rp_key *k);     /* "avx2, 16 tokens, 2 threads, ..." */
-rp_str rp_plot_prefix(const rp_report *R, const rp_cpu *g); /* "A " when several CPUs */
-const char *rp_short_variant(const char *v);                /* "parse", "precached", ... */
+rp_str rp_fmt_ms(double v);                                  /* digits by magnitude; "n/a" */
+rp_str rp_fmt_ms_ci(double m, double lo, double hi);         /* "12.3 [11.9, 13.0]" */
+rp_str rp_fmt_x(double v);                                   /* "1.234" */
+rp_str rp_fmt_xi(qk_interval x);                             /* "1.234x [1.200, 1.270]" */
+rp_str rp_fmt_pct(double f);                                 /* "12.3%" */
+rp_str rp_fmt_pct_i(qk_interval x);                          /* "12.3% [11.0%, 13.5%]" */
+rp_str rp_fmt_mb(double bytes);                              /* MB = 10^6 bytes */
+rp_str rp_fmt_key(const rp_report *R, const rp_key *k);      /* "avx2, 16 tokens, 2 threads, ..." */
+rp_str rp_plot_prefix(const rp_report *R, const rp_cpu *g);  /* "A " when several CPUs */
+rp_str rp_panel_prefix(const rp_report *R, const rp_cpu *g); /* "CPU A: " when several */
+const char *rp_short_variant(const char *v);                 /* "parse", "precached", ... */
 
 /* A CPU's heading (level ###) when the report has several CPUs; nothing otherwise. */
 void rp_cpu_heading(FILE *f, const rp_report *R, const rp_cpu *g);

@@ -253,17 +253,22 @@ int rp_style_write(const rp_report *R) {
                "set tmargin 0; set bmargin 0; set key center center vertical reverse Left "
                "samplen 4 spacing 1.25 noenhanced box opaque\"\n");
     /* The grid of panels: a column as wide as its widest panel needs (bar_px per bar plus
-     * bar_extra, at least cell_w), rows of cell_h, a title band of `top` and the legend's strip at
-     * the right; a script sets those four and runs @layout after loading its NAME.vars. */
+     * bar_extra, at least cell_w; all wider when the whole is narrower than min_w), rows of cell_h,
+     * a title band of `top` and the legend's strip at the right; a script sets those, and
+     * legend_key (the legend's title), and runs @layout after loading its NAME.vars. */
     fprintf(v, "layout = \"lc = legend_chars > strlen(legend_key) ? legend_chars : "
                "strlen(legend_key); legend_w = 8.0 * (lc > 14 ? lc : 14) + 100; "
                "array colw[n_cols]; array colx[n_cols]; "
                "do for [c=1:n_cols] { colw[c] = cell_w }; "
                "do for [p=1:n_panels] { w = bar_px * panel_bars[p] + bar_extra; "
                "if (w > colw[panel_col[p]]) { colw[panel_col[p]] = w } }; "
+               "xx = 0; do for [c=1:n_cols] { xx = xx + colw[c] }; "
+               "if (xx + legend_w + 20 < min_w) { do for [c=1:n_cols] { "
+               "colw[c] = colw[c] * (min_w - legend_w - 20) / xx } }; "
                "xx = 0; do for [c=1:n_cols] { colx[c] = xx; xx = xx + colw[c] }; "
                "W = 1.0 * int(xx + legend_w + 20); H = 1.0 * int(cell_h * n_rows + top); "
                "ph = cell_h / H; legend_x = (xx + 10) / W; legend_wf = legend_w / W\"\n");
+    fprintf(v, "min_w = 1100\n"); /* the titles need it */
     fprintf(v, "px(p) = colx[panel_col[p]] / W\npw(p) = colw[panel_col[p]] / W\n"
                "py(p) = 1 - (top + panel_row[p] * cell_h) / H\n");
     /* colour patches first, then lines, then points; an empty title leaves an entry out */

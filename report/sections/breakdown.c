@@ -1,6 +1,6 @@
 /* REPORT.md section 6, "Per-operation breakdown": per forward configuration, each profiled
  * variant's milliseconds in every operation of the pass and their shares. Its plot (breakdown.gp)
- * stacks them per variant. */
+ * stacks them per variant, in a few groups of operations, a panel per ISA and tokens per pass. */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -19,19 +19,29 @@ static const char *const op_order[] = {
 #define N_OPS ((int)(sizeof op_order / sizeof *op_order))
 
 /* The plot stacks the operations in a few groups (the table keeps every one): seventeen colours
- * in a bar cannot be told apart at a glance. Each operation's group, and the groups' names. */
-static const char *const group_of[N_OPS] = {
-    "other",   "norms",     "norms",  "quantize", "attn-mm", "attn-mm",
-    "attn-mm", "attn-mm",   "ffn-mm", "ffn-mm",   "ffn-mm",  "dense-mm",
-    "other",   "attention", "other",  "other",    "other"};
+ * in a bar cannot be told apart at a glance. The groups, and each profile key's. */
 static const char *const group_order[][2] = {
     {"attn-mm", "matmuls: attention projections (q, k, v, o)"},
     {"ffn-mm", "matmuls: feed-forward (gate, up, down)"},
     {"dense-mm", "matmul: dense head"},
-    {"quantize", "activation quantisation"},
+    {"quantize", "activation quantisation (fused: with the norm or GELU)"},
     {"attention", "attention (scores, softmax, values)"},
     {"norms", "norms (RMSNorm, q/k norm)"},
     {"other", "the rest (embedding, RoPE, GELU, residuals, pooling)"}};
+static const char *group_for(const char *op) {
+    static const char *const attn[] = {"matmul_q", "matmul_k", "matmul_v", "matmul_o"};
+    static const char *const ffn[] = {"matmul_gate", "matmul_up", "matmul_down"};
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(op, attn[i])) return "attn-mm";
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(op, ffn[i])) return "ffn-mm";
+    if (!strncmp(op, "matmul_", 7)) return "dense-mm";
+    /* the fused kernels' "norm+quantize" and "gelu+quantize" */
+    if (strstr(op, "quantize")) return "quantize";
+    if (!strcmp(op, "attention")) return "attention";
+    if (!strcmp(op, "norm") || !strcmp(op, "qk_norm")) return "norms";
+    return "other";
+}
 #define N_GROUPS ((int)(sizeof group_order / sizeof *group_order))
 
 /* The operations some usable profile has: the table's rows and the plot's columns. */
@@ -161,9 +171,16 @@ static int breakdown_data(const rp_report *R) {
                "group of operations (the panel's series, in order), the profiled total, the "
                "matmuls' share (%%)\n");
     int gpresent[N_GROUPS] = {0};
-    for (int gi = 0; gi < N_GROUPS; gi++)
-        for (int o = 0; o < N_OPS; o++)
-            gpresent[gi] |= present[o] && !strcmp(group_of[o], group_order[gi][0]);
+    for (int c = 0; c < R->n_cpus; c++)
+        for (int i = 0; i < R->cpus[c].n_cfgs; i++) {
+            const rp_cfg *x = &R->cpus[c].cfgs[i];
+            const char *op;
+            json_t *t;
+            json_object_foreach(rp_profile_of(rp_usable(x) ? x : NULL), op, t) {
+                for (int gi = 0; gi < N_GROUPS; gi++)
+                    gpresent[gi] |= json_is_number(t) && !strcmp(group_for(op), group_order[gi][0]);
+            }
+        }
     rp_plotset ps = {0};
     int rows = 0, row0 = 0;
     for (int c = 0; c < R->n_cpus; c++) {
@@ -232,7 +249,7 @@ static int breakdown_data(const rp_report *R) {
                         if (one_thr)
                             snprintf(th, sizeof th, ", %d thread%s", thr, thr == 1 ? "" : "s");
                         snprintf(title, sizeof title, "%s%s, %d token%s%s%s",
-                                 rp_plot_prefix(R, g).s, isas[ii], seqs[si],
+                                 rp_panel_prefix(R, g).s, isas[ii], seqs[si],
                                  seqs[si] == 1 ? "" : "s", th, part);
                         rp_panel *p = rp_plotset_panel(&ps, title, row0 + si + 1, col0 + ch + 1);
                         if (rows) fprintf(d, "\n\n");
@@ -258,10 +275,12 @@ static int breakdown_data(const rp_report *R) {
                             for (int gi = 0; gi < N_GROUPS; gi++) {
                                 if (!gpresent[gi]) continue;
                                 double sum = 0;
-                                for (int o = 0; o < N_OPS; o++) {
-                                    const double v = qk_rj_num(pr, op_order[o]);
-                                    if (!strcmp(group_of[o], group_order[gi][0]) && !isnan(v))
-                                        sum += v;
+                                const char *op;
+                                json_t *t;
+                                json_object_foreach(pr, op, t) {
+                                    if (json_is_number(t) &&
+                                        !strcmp(group_for(op), group_order[gi][0]))
+                                        sum += json_number_value(t);
                                 }
                                 rp_gp_num(d, sum);
                             }

@@ -238,7 +238,7 @@ static int ladder_data(const rp_report *R) {
                 char thr[32] = "";
                 if (one_thr)
                     snprintf(thr, sizeof thr, ", %d thread%s", threads, threads == 1 ? "" : "s");
-                snprintf(title, sizeof title, "%s%s%s%s%s%s", rp_plot_prefix(R, g).s,
+                snprintf(title, sizeof title, "%s%s%s%s%s%s", rp_panel_prefix(R, g).s,
                          R->show_model ? k[a].model : "", R->show_model ? ": " : "", k[a].isa, thr,
                          part);
                 if (col == 3) col = 0; /* three panels to a row, a CPU starts a row */

@@ -183,7 +183,7 @@ static int peer_data(const rp_report *R) {
             if (!ps.n_p || ps.p[ps.n_p - 1].n == RP_PANEL_MAX_SERIES)
                 rp_plotset_panel(&ps, "", 1, ps.n_p + 1);
             char t[128];
-            snprintf(t, sizeof t, "%s%s%s%d thread%s%s%s", rp_plot_prefix(R, g).s,
+            snprintf(t, sizeof t, "%s%s%s%d thread%s%s%s", rp_panel_prefix(R, g).s,
                      R->show_model ? pp[i].model : "", R->show_model ? ", " : "", pp[i].threads,
                      pp[i].threads == 1 ? "" : "s", strcmp(pp[i].binding, "compact") ? ", " : "",
                      strcmp(pp[i].binding, "compact") ? pp[i].binding : "");

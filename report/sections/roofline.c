@@ -204,11 +204,11 @@ static int roofline_data(const rp_report *R) {
                 if (chunks > 1) snprintf(part, sizeof part, " (%d of %d)", ch + 1, chunks);
                 if (isnan(peak) || isnan(bw))
                     snprintf(title, sizeof title, "%s%s kernels%s (no %s ceiling measured)",
-                             rp_plot_prefix(R, g).s, isa, part, isa);
+                             rp_panel_prefix(R, g).s, isa, part, isa);
                 else
                     snprintf(title, sizeof title,
                              "%s%s kernels%s\nroof: int8 peak %.0f GOPS, DRAM %.0f GB/s, %d thr",
-                             rp_plot_prefix(R, g).s, isa, part, peak, bw, tmax);
+                             rp_panel_prefix(R, g).s, isa, part, peak, bw, tmax);
                 if (col == 3) col = 0;
                 if (col == 0) row++;
                 rp_panel *p = rp_plotset_panel(&ps, title, row, ++col);

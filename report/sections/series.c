@@ -206,7 +206,7 @@ static void emit_panel(writer *w, const group *gr, const int *idx, int n) {
     const rp_cfg *c0 = w->s[idx[0]].c[0];
     /* the panel's title says what all its series share */
     char title[192];
-    snprintf(title, sizeof title, "%s%s%s", rp_plot_prefix(R, gr->g).s,
+    snprintf(title, sizeof title, "%s%s%s", rp_panel_prefix(R, gr->g).s,
              R->show_model ? gr->model : "", R->show_model ? ": " : "");
     if (one_isa) snprintf(title + strlen(title), sizeof title - strlen(title), "%s, ", c0->isa);
     if (one_act)
