@@ -832,3 +832,45 @@ Test(report, every_fixture_plots_at_a_glance, .timeout = 120) {
         plots_keep_the_rules(&out, cases[i].peer);
     }
 }
+
+/* A crowd: ten variants no table knows (the spare colours run out after eight, so the ninth looks
+ * like the first), each on avx2 at 5 and 10 tokens. One panel would hold ten series, two of them
+ * alike: the sequence-length plot splits them so that no panel holds more than eight or two
+ * alike. */
+Test(report, a_crowd_is_split_into_panels) {
+    qk_results *r = qk_results_new();
+    cr_assert_eq(qk_results_capture_environment(r), 0);
+    char name[128], variant[16];
+    for (int v = 0; v < 10; v++)
+        for (int q = 0; q < 2; q++) {
+            snprintf(variant, sizeof variant, "crowd-%d", v);
+            snprintf(name, sizeof name, "forward/%s/avx2/t:1/seq:%d/act:token/bind:compact",
+                     variant, 5 * (q + 1));
+            json_t *x =
+                json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:s, s:s, s:i}", "variant", variant,
+                          "isa", "avx2", "run", "forward", "threads", 1, "seq_len", 5 * (q + 1),
+                          "act_scale", "token", "binding", "compact", "path", "int8", "group", 0);
+            double t[4];
+            for (int k = 0; k < 4; k++) t[k] = 0.001 * (v + 1) * (q + 1) * (1 + 0.01 * k);
+            for (int k = 0; k < 4; k++)
+                cr_assert_eq(qk_results_add_repetition(r, name, k, 4, t[k], t[k], x), 0);
+            qk_stats s;
+            cr_assert_eq(qk_stats_compute(t, 4, 1, &s), 0);
+            cr_assert_eq(qk_results_add_aggregates(r, name, &s, x), 0);
+            json_decref(x);
+        }
+    qk_error err = {{0}};
+    cr_assert_eq(qk_results_write(r, dir, "crowd", 1, 0, &err), 0, "%s", err.msg);
+    qk_results_free(r);
+    char path[128];
+    snprintf(path, sizeof path, "%s/crowd.json", dir);
+    const char *res[] = {path};
+    qk_report_outcome out;
+    free(generate(res, 1, NULL, 0, &out));
+    plots_keep_the_rules(&out, 0);
+    gp_vars g;
+    vars_load("seqlen.vars", &g);
+    cr_expect_eq(num(&g, "n_series"), 10);
+    cr_expect_eq(num(&g, "n_panels"), 2, "ten series in %d panels", num(&g, "n_panels"));
+    vars_free(&g);
+}

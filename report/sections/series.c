@@ -177,22 +177,26 @@ static void extend(writer *w, int x, double med, double lo, double hi) {
     w->y_hi = fmax(w->y_hi, isfinite(hi) ? hi : med);
 }
 
-/* Two series of one panel must differ in colour or dash: same variant on the same ISA tier. */
+static const char *variant_of(const rp_cfg *c) {
+    return rp_is_int8(c) ? c->variant : "fp32";
+}
+
+static int same_look(const writer *w, int a, int b) {
+    const rp_cfg *x = w->s[a].c[0], *y = w->s[b].c[0];
+    const rp_look la = rp_style_look(w->R, variant_of(x), x->isa);
+    const rp_look lb = rp_style_look(w->R, variant_of(y), y->isa);
+    return !strcmp(la.colour, lb.colour) && la.dt == lb.dt;
+}
+
+/* A panel holds at most RP_PANEL_MAX_SERIES series, llama.cpp's among them, and two series of one
+ * panel must differ in colour or dash (the same variant on the same ISA tier does not). */
 static int crowded(const writer *w, const group *gr, const int *idx, int n) {
     if (n + (gr->n_peer > 0) > RP_PANEL_MAX_SERIES) return 1;
     for (int a = 0; a < n; a++)
         for (int b = a + 1; b < n; b++) {
-            const rp_look la =
-                rp_style_look(w->R, w->s[idx[a]].c[0]->variant, w->s[idx[a]].c[0]->isa);
-            const rp_look lb =
-                rp_style_look(w->R, w->s[idx[b]].c[0]->variant, w->s[idx[b]].c[0]->isa);
-            if (!strcmp(la.colour, lb.colour) && la.dt == lb.dt) return 1;
+            if (same_look(w, idx[a], idx[b])) return 1;
         }
     return 0;
-}
-
-static const char *variant_of(const rp_cfg *c) {
-    return rp_is_int8(c) ? c->variant : "fp32";
 }
 
 static void emit_panel(writer *w, const group *gr, const int *idx, int n) {
@@ -212,6 +216,8 @@ static void emit_panel(writer *w, const group *gr, const int *idx, int n) {
     if (one_act)
         snprintf(title + strlen(title), sizeof title - strlen(title), "per-%s activation scales, ",
                  c0->act);
+    if (strcmp(c0->binding, "compact")) /* one binding a panel (split()) */
+        snprintf(title + strlen(title), sizeof title - strlen(title), "bind %s, ", c0->binding);
     snprintf(title + strlen(title), sizeof title - strlen(title), "%d %s", gr->held,
              ax->x == cfg_threads ? (gr->held == 1 ? "token" : "tokens")
                                   : (gr->held == 1 ? "thread" : "threads"));
@@ -260,36 +266,65 @@ static void emit_panel(writer *w, const group *gr, const int *idx, int n) {
     }
 }
 
-/* A group's series split into panels: by activation scales whenever they differ (the seed story's
- * per-token kernels and the per-block ones that match llama.cpp's numerics), then by ISA while a
- * panel is crowded (see crowded()), then in chunks. */
+/* The panel parameter of a split level: 0 activation scales, 1 binding, 2 ISA. */
+static const char *level_value(const rp_cfg *c, int level) {
+    return level == 0 ? c->act : level == 1 ? c->binding : c->isa;
+}
+static int level_before(const char *a, const char *b, int level) { /* a's panel first */
+    if (level == 0) return !strcmp(a, "token") && strcmp(b, "token");
+    if (level == 1) return !strcmp(a, "compact") && strcmp(b, "compact");
+    return rp_isa_rank(a) < rp_isa_rank(b);
+}
+
+/* Series into panels, the first fitting each in turn (no look twice, at most per a panel). */
+static void chunks(writer *w, const group *gr, const int *idx, int n) {
+    const int per = RP_PANEL_MAX_SERIES - (gr->n_peer > 0);
+    int *panel = malloc((size_t)n * sizeof *panel), *part = malloc((size_t)n * sizeof *part);
+    int np = 0;
+    for (int i = 0; panel && part && i < n; i++) {
+        int p = 0;
+        for (; p < np; p++) {
+            int count = 0, clash = 0;
+            for (int j = 0; j < i; j++)
+                if (panel[j] == p) count++, clash |= same_look(w, idx[j], idx[i]);
+            if (count < per && !clash) break;
+        }
+        panel[i] = p;
+        if (p == np) np++;
+    }
+    for (int p = 0; panel && part && p < np; p++) {
+        int m = 0;
+        for (int i = 0; i < n; i++)
+            if (panel[i] == p) part[m++] = idx[i];
+        emit_panel(w, gr, part, m);
+    }
+    free(panel);
+    free(part);
+}
+
+/* A group's series split into panels: by activation scales and by binding whenever they differ
+ * (the seed story's per-token kernels apart from the per-block ones that match llama.cpp's
+ * numerics), then by ISA while a panel is crowded (see crowded()), then in chunks. */
 static void split(writer *w, const group *gr, const int *idx, int n, int level) {
     if (n == 0) return;
-    if (level == 2 && crowded(w, gr, idx, n)) {
-        const int per = RP_PANEL_MAX_SERIES - (gr->n_peer > 0);
-        for (int a = 0; a < n; a += per) emit_panel(w, gr, idx + a, n - a < per ? n - a : per);
-        return;
-    }
-    if (level == 2 || (level == 1 && !crowded(w, gr, idx, n))) {
-        emit_panel(w, gr, idx, n);
+    if (level == 3 || (level == 2 && !crowded(w, gr, idx, n))) {
+        if (crowded(w, gr, idx, n))
+            chunks(w, gr, idx, n);
+        else
+            emit_panel(w, gr, idx, n);
         return;
     }
     /* the distinct values of this level's parameter, in order */
     const char *vals[MAX_POINTS];
     int nv = 0;
     for (int i = 0; i < n; i++) {
-        const rp_cfg *c = w->s[idx[i]].c[0];
-        const char *v = level == 0 ? c->act : c->isa;
+        const char *v = level_value(w->s[idx[i]].c[0], level);
         int k = 0;
         while (k < nv && strcmp(vals[k], v)) k++;
         if (k == nv && nv < MAX_POINTS) vals[nv++] = v;
     }
     for (int a = 1; a < nv; a++)
-        for (int b = a; b > 0; b--) {
-            const int before = level == 0
-                                   ? !strcmp(vals[b], "token") && strcmp(vals[b - 1], "token")
-                                   : rp_isa_rank(vals[b]) < rp_isa_rank(vals[b - 1]);
-            if (!before) break;
+        for (int b = a; b > 0 && level_before(vals[b], vals[b - 1], level); b--) {
             const char *t = vals[b];
             vals[b] = vals[b - 1], vals[b - 1] = t;
         }
@@ -297,24 +332,20 @@ static void split(writer *w, const group *gr, const int *idx, int n, int level) 
     if (!part) return;
     for (int k = 0; k < nv; k++) {
         int m = 0;
-        for (int i = 0; i < n; i++) {
-            const rp_cfg *c = w->s[idx[i]].c[0];
-            if (!strcmp(level == 0 ? c->act : c->isa, vals[k])) part[m++] = idx[i];
-        }
+        for (int i = 0; i < n; i++)
+            if (!strcmp(level_value(w->s[idx[i]].c[0], level), vals[k])) part[m++] = idx[i];
         split(w, gr, part, m, level + 1);
     }
     free(part);
 }
 
 /* The order series take in a panel: the report's variants, then the ISA tier. */
-static const rp_report *order_R;
-static const series *order_s;
-static int series_cmp(const void *a, const void *b) {
-    const rp_cfg *x = order_s[*(const int *)a].c[0], *y = order_s[*(const int *)b].c[0];
-    int d = rp_variant_rank(order_R, variant_of(x)) - rp_variant_rank(order_R, variant_of(y));
+static int series_cmp(const rp_report *R, const series *s, int a, int b) {
+    const rp_cfg *x = s[a].c[0], *y = s[b].c[0];
+    int d = rp_variant_rank(R, variant_of(x)) - rp_variant_rank(R, variant_of(y));
     if (!d) d = rp_isa_rank(x->isa) - rp_isa_rank(y->isa);
     if (!d) d = strcmp(x->act, y->act);
-    return d ? d : *(const int *)a - *(const int *)b;
+    return d ? d : a - b;
 }
 
 static int series_data(const rp_report *R, const axis *ax) {
@@ -353,8 +384,11 @@ static int series_data(const rp_report *R, const axis *ax) {
             if (!done[j] && s[j].g == gr.g && !strcmp(s[j].c[0]->model, gr.model) &&
                 ax->held(s[j].c[0]) == gr.held)
                 idx[m++] = j, done[j] = 1;
-        order_R = R, order_s = s;
-        qsort(idx, (size_t)m, sizeof *idx, series_cmp);
+        for (int a = 1; a < m; a++) /* insertion sort: a few series */
+            for (int b = a; b > 0 && series_cmp(R, s, idx[b - 1], idx[b]) > 0; b--) {
+                const int t = idx[b];
+                idx[b] = idx[b - 1], idx[b - 1] = t;
+            }
         rp_peer_point *pp;
         const int np = rp_peer_points(R, gr.g, &pp);
         for (int j = 0; j < np && gr.n_peer < MAX_POINTS; j++) {
