@@ -840,7 +840,7 @@ Test(report, every_fixture_plots_at_a_glance, .timeout = 120) {
 Test(report, a_crowd_is_split_into_panels) {
     qk_results *r = qk_results_new();
     cr_assert_eq(qk_results_capture_environment(r), 0);
-    char name[128], variant[16];
+    char name[128], variant[32];
     for (int v = 0; v < 10; v++)
         for (int q = 0; q < 2; q++) {
             snprintf(variant, sizeof variant, "crowd-%d", v);

@@ -278,6 +278,7 @@ static int level_before(const char *a, const char *b, int level) { /* a's panel 
 
 /* Series into panels, the first fitting each in turn (no look twice, at most per a panel). */
 static void chunks(writer *w, const group *gr, const int *idx, int n) {
+    if (n <= 0) return;
     const int per = RP_PANEL_MAX_SERIES - (gr->n_peer > 0);
     int *panel = malloc((size_t)n * sizeof *panel), *part = malloc((size_t)n * sizeof *part);
     int np = 0;
@@ -306,7 +307,7 @@ static void chunks(writer *w, const group *gr, const int *idx, int n) {
  * (the seed story's per-token kernels apart from the per-block ones that match llama.cpp's
  * numerics), then by ISA while a panel is crowded (see crowded()), then in chunks. */
 static void split(writer *w, const group *gr, const int *idx, int n, int level) {
-    if (n == 0) return;
+    if (n <= 0) return;
     if (level == 3 || (level == 2 && !crowded(w, gr, idx, n))) {
         if (crowded(w, gr, idx, n))
             chunks(w, gr, idx, n);
