@@ -265,7 +265,7 @@ int rp_style_write(const rp_report *R) {
                "xx = 0; do for [c=1:n_cols] { xx = xx + colw[c] }; "
                "if (xx + legend_w + 20 < min_w) { do for [c=1:n_cols] { "
                "colw[c] = colw[c] * (min_w - legend_w - 20) / xx } }; "
-               "xx = 0; do for [c=1:n_cols] { colx[c] = xx; xx = xx + colw[c] }; "
+               "xx = 12; do for [c=1:n_cols] { colx[c] = xx; xx = xx + colw[c] }; "
                "W = 1.0 * int(xx + legend_w + 20); H = 1.0 * int(cell_h * n_rows + top); "
                "ph = cell_h / H; legend_x = (xx + 10) / W; legend_wf = legend_w / W\"\n");
     fprintf(v, "min_w = 1100\n"); /* the titles need it */

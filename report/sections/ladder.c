@@ -292,7 +292,7 @@ static int ladder_data(const rp_report *R) {
         fprintf(v, "ladder_log = %d\n", lg);
         fprintf(v, "time_lo = %.6g\ntime_hi = %.6g\nspeedup_hi = %.6g\n",
                 lg ? pow(10, floor(log10(t_min))) : 0,
-                lg ? pow(10, ceil(log10(t_max) + 0.05)) : t_max * 1.1, ceil(s_max * 1.1));
+                lg ? pow(10, ceil(log10(t_max) * 4 + 0.2) / 4) : t_max * 1.1, ceil(s_max * 1.1));
     }
     const int failed = ps.failed || (rows && (!v || fclose(v) != 0));
     rp_plotset_free(&ps);
