@@ -36,8 +36,8 @@ do for [fmt in "png svg"] {
         set ytics nomirror
         set key off
         unset label
-        set label 1 "ours faster" at graph 0.02, first 1 offset 0,0.9 textcolor rgb "#555555" font ",10"
-        set label 2 "llama.cpp faster" at graph 0.02, first 1 offset 0,-0.9 textcolor rgb "#555555" font ",10"
+        set label 1 "ours faster" at graph 0.02, first 1 offset 0,0.9 textcolor rgb key_grey font ",10"
+        set label 2 "llama.cpp faster" at graph 0.02, first 1 offset 0,-0.9 textcolor rgb key_grey font ",10"
         plot 1 with lines dt 2 lw 2 lc rgb ref_colour notitle, \
             for [i=0:panel_n[p]-1] datadir."/peer.dat" index series_block[f+i] using 1:2:3:4 \
                 with yerrorbars lw 1.5 dt 1 pt -1 lc rgb series_colour[f+i] notitle, \

@@ -40,7 +40,7 @@ do for [fmt in "png svg"] {
         set ytics nomirror
         set key off
         plot for [c=1:n_ceilings] datadir."/roofline_ceilings.dat" index (c-1) using 1:(ceiling_panel[c] == p ? $2 : NaN) \
-                with lines lw ceiling_lw[c] dt ceiling_dt[c] lc rgb "#444444" notitle, \
+                with lines lw ceiling_lw[c] dt ceiling_dt[c] lc rgb ceiling_colour notitle, \
             for [i=0:panel_n[p]-1] datadir."/roofline_points.dat" index series_block[f+i] using 1:2 \
                 with points pt (series_pt[f+i] - 1) ps 1.7 lw 2 lc rgb series_colour[f+i] notitle, \
             for [i=0:panel_n[p]-1] datadir."/roofline_points.dat" index series_block2[f+i] using 1:2 \

@@ -170,7 +170,7 @@ void rp_plotset_legend(rp_plotset *ps, const rp_report *R, int isas) {
             if (strcmp(ps->s[i].variant, RP_PEER) && rp_isa_rank(ps->s[i].isa) == r)
                 isa = r < 3 ? isa_names[r] : ps->s[i].isa;
         if (isa)
-            rp_plotset_legend_add(ps, isa, "#555555", RP_LEGEND_LINE, rp_style_dash(isa),
+            rp_plotset_legend_add(ps, isa, RP_KEY_GREY, RP_LEGEND_LINE, rp_style_dash(isa),
                                   rp_style_point(isa), 2);
     }
 }
@@ -243,7 +243,8 @@ int rp_style_write(const rp_report *R) {
     fprintf(v, "term_png = \"pngcairo enhanced font 'Sans,11'\"\n");
     fprintf(v, "term_svg = \"svg dynamic enhanced font 'Sans,11' background rgb 'white'\"\n");
     fprintf(v, "peer_colour = \"%s\"\n", rp_style_colour(R, RP_PEER));
-    fprintf(v, "ref_colour = \"#777777\"\n");
+    fprintf(v, "ref_colour = \"%s\"\nceiling_colour = \"%s\"\nkey_grey = \"%s\"\n", RP_REF_COLOUR,
+            RP_CEILING_COLOUR, RP_KEY_GREY);
     fprintf(v, "grid_colour = \"#dddddd\"\n");
     fprintf(v, "max_series = %d\nmax_bars = %d\n", RP_PANEL_MAX_SERIES, RP_PANEL_MAX_BARS);
     /* the legend is a plot of its own, in a strip beside the panels, so it never covers data */

@@ -31,6 +31,12 @@
 #define RP_PANEL_MAX_SERIES 8
 #define RP_PANEL_MAX_BARS   12
 
+/* The greys of what is not a kernel: reference lines (ideal scaling, time proportional to
+ * tokens, the 1x line), the roofline's ceilings, and the ISA entries of a legend. */
+#define RP_REF_COLOUR     "#777777"
+#define RP_CEILING_COLOUR "#444444"
+#define RP_KEY_GREY       "#555555"
+
 /* The peer's name as a series' variant. */
 #define RP_PEER "llama.cpp"
 

@@ -225,7 +225,7 @@ static int peer_data(const rp_report *R) {
     for (int i = 0; i < ps.n_s; i++)
         rp_plotset_legend_add(&ps, ps.s[i].title, ps.s[i].look.colour, RP_LEGEND_LINE,
                               ps.s[i].look.dt, ps.s[i].look.pt, 2);
-    rp_plotset_legend_add(&ps, "1x: as fast as llama.cpp", "#777777", RP_LEGEND_LINE, 2, -1, 2);
+    rp_plotset_legend_add(&ps, "1x: as fast as llama.cpp", RP_REF_COLOUR, RP_LEGEND_LINE, 2, -1, 2);
     FILE *v = rp_open_out(R, "peer.vars");
     int failed = !v || ps.failed;
     if (v) {

@@ -260,14 +260,15 @@ static int roofline_data(const rp_report *R) {
         return -1;
     }
     rp_plotset_legend(&ps, R, 0);
-    rp_plotset_legend_add(&ps, "whole forward pass", "#555555", RP_LEGEND_POINT, 1, 6, 2);
-    rp_plotset_legend_add(&ps, "one matmul shape alone", "#555555", RP_LEGEND_POINT, 1, 7, 2);
+    rp_plotset_legend_add(&ps, "whole forward pass", RP_KEY_GREY, RP_LEGEND_POINT, 1, 6, 2);
+    rp_plotset_legend_add(&ps, "one matmul shape alone", RP_KEY_GREY, RP_LEGEND_POINT, 1, 7, 2);
     char t[96];
     snprintf(t, sizeof t, "roof: DRAM bandwidth, %d threads", tmax_all);
-    rp_plotset_legend_add(&ps, t, "#444444", RP_LEGEND_LINE, 1, -1, 2);
-    rp_plotset_legend_add(&ps, "roof: DRAM bandwidth, 1 thread", "#444444", RP_LEGEND_LINE, 3, -1,
+    rp_plotset_legend_add(&ps, t, RP_CEILING_COLOUR, RP_LEGEND_LINE, 1, -1, 2);
+    rp_plotset_legend_add(&ps, "roof: DRAM bandwidth, 1 thread", RP_CEILING_COLOUR, RP_LEGEND_LINE,
+                          3, -1, 1);
+    rp_plotset_legend_add(&ps, "roof: L2-sized buffers", RP_CEILING_COLOUR, RP_LEGEND_LINE, 2, -1,
                           1);
-    rp_plotset_legend_add(&ps, "roof: L2-sized buffers", "#444444", RP_LEGEND_LINE, 2, -1, 1);
     rp_plotset_write(v, &ps);
     fprintf(v, "n_ceilings = %d\n", nce);
     rp_gp_ints(v, "ceiling_panel", c_panel, nce);

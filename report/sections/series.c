@@ -413,11 +413,11 @@ static int series_data(const rp_report *R, const axis *ax) {
     w.ps.n_rows = (np + cols - 1) / cols, w.ps.n_cols = cols;
     rp_plotset_legend(&w.ps, R, 1);
     if (ax->x == cfg_seq_len)
-        rp_plotset_legend_add(&w.ps, "time proportional to tokens", "#777777", RP_LEGEND_LINE, 3,
-                              -1, 2);
+        rp_plotset_legend_add(&w.ps, "time proportional to tokens", RP_REF_COLOUR, RP_LEGEND_LINE,
+                              3, -1, 2);
     else
-        rp_plotset_legend_add(&w.ps, "ideal: linear in threads", "#777777", RP_LEGEND_LINE, 3, -1,
-                              2);
+        rp_plotset_legend_add(&w.ps, "ideal: linear in threads", RP_REF_COLOUR, RP_LEGEND_LINE, 3,
+                              -1, 2);
     snprintf(name, sizeof name, "%s.vars", ax->plot);
     FILE *v = rp_open_out(R, name);
     int failed = !v || w.ps.failed;
