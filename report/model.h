@@ -43,10 +43,13 @@ typedef struct {
     int seq, threads;
 } rp_key;
 
-/* The results files of one machine (context.cpu_model + host_name), merged. */
+/* The results files of one machine (context.cpu_model + host_name, and a fleet's target and
+ * array task: two targets, or two tasks, may run on one node), merged. */
 typedef struct {
     char label[12];               /* "A", "B", ... */
     const char *cpu_model, *host; /* borrowed */
+    const char *target;           /* context.slurm.fleet_target: a fleet's target, else "" */
+    int task;                     /* context.slurm.array_task_id with a target, else -1 */
     json_t *ctx;                  /* first file's context */
     int *docs, n_docs;
     rp_cfg *cfgs;
@@ -171,6 +174,8 @@ rp_str rp_fmt_key(const rp_report *R, const rp_key *k);     /* "avx2, 16 tokens,
 rp_str rp_plot_prefix(const rp_report *R, const rp_cpu *g); /* "A " when several CPUs */
 const char *rp_short_variant(const char *v);                /* "parse", "precached", ... */
 
+/* A fleet's target of g, "alpha" or "alpha/1" (array task 1); "" outside a fleet. */
+rp_str rp_target_name(const rp_cpu *g);
 /* A CPU's heading (level ###) when the report has several CPUs; nothing otherwise. */
 void rp_cpu_heading(FILE *f, const rp_report *R, const rp_cpu *g);
 /* "*Not measured in these results: WHAT. Run RUN.*" */

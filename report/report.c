@@ -40,10 +40,15 @@ static void write_markdown(FILE *f, const rp_report *R) {
     fprintf(f, ". It answers the seed story (`../shared/design/seed-story.md` in the project): "
                "each of its claims is shown beside what this run measured.\n\n");
     fprintf(f, "CPUs in this report:\n\n");
-    for (int c = 0; c < R->n_cpus; c++)
-        fprintf(f, "- **%s**: %s (host %s), %d results file%s\n", R->cpus[c].label,
-                R->cpus[c].cpu_model, R->cpus[c].host, R->cpus[c].n_docs,
-                R->cpus[c].n_docs == 1 ? "" : "s");
+    for (int c = 0; c < R->n_cpus; c++) {
+        const rp_cpu *g = &R->cpus[c];
+        fprintf(f, "- **%s**: %s (host %s", g->label, g->cpu_model, g->host);
+        if (*g->target) fprintf(f, ", fleet target %s", rp_target_name(g).s);
+        fprintf(f, "), %d results file%s\n", g->n_docs, g->n_docs == 1 ? "" : "s");
+    }
+    /* a fleet's targets that failed: named here, so a missing column is never silent */
+    for (int i = 0; i < R->o->n_not_measured; i++)
+        fprintf(f, "- **not measured**: %s\n", R->o->not_measured[i]);
     fprintf(f, "\n");
     for (int i = 0; i < rp_n_sections; i++) {
         const rp_section *s = rp_sections[i];

@@ -38,6 +38,10 @@ typedef struct {
     /* Called with a script's path before gnuplot runs it (a plot takes a while); may be NULL. */
     void (*progress)(const char *script, void *arg);
     void *progress_arg;
+    /* What was to be measured and was not, a line each (a fleet's failed targets: "bad
+     * (nodelist=n1): failed: exit 2: ..."): listed with the CPUs and in the Fleet section. */
+    const char *const *not_measured;
+    int n_not_measured;
 } qk_report_options;
 
 typedef struct {
