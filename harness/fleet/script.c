@@ -152,7 +152,7 @@ char *qkf_target_script(const qk_fleet *f, const qk_fleet_target *t) {
                 "fi\n",
                 t->name);
     } else {
-        fprintf(o, "# %s is generated on the node (deterministic), in a folder of this job's\n",
+        fprintf(o, "# %s is generated on the node (deterministic), in a folder of the job's own\n",
                 model);
     }
     fprintf(o, "export QK_MODEL_DIR=\"${TMPDIR:-/tmp}/qkbench-models-$job\"\n");

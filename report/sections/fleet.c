@@ -50,7 +50,13 @@ static void spread_row(FILE *f, const rp_report *R, const char *target) {
         if (sp[m] > worst) worst = sp[m], worst_name = a->run_name;
         m++;
     }
-    fprintf(f, "| %s | %d |", target, n);
+    int hosts = 0; /* array tasks may share a node when fewer were free */
+    for (int g = 0; g < n; g++) {
+        int seen = 0;
+        for (int h = 0; h < g && !seen; h++) seen = !strcmp(gs[h]->host, gs[g]->host);
+        hosts += !seen;
+    }
+    fprintf(f, "| %s | %d (%d node%s) |", target, n, hosts, hosts == 1 ? "" : "s");
     if (m) {
         qsort(sp, (size_t)m, sizeof *sp, cmp_double);
         const double med = m % 2 ? sp[m / 2] : 0.5 * (sp[m / 2 - 1] + sp[m / 2]);
@@ -76,10 +82,16 @@ static void fleet_markdown(FILE *f, const rp_report *R, const qk_report_plot *pl
         if (!*g->target) continue;
         json_t *s = json_object_get(g->ctx, "slurm");
         const char *cons = qk_rj_str(s, "constraint"), *check = qk_rj_str(s, "mask_check");
+        char job[96]; /* an array task as squeue names it: ARRAYJOB_TASK */
+        if (*qk_rj_str(s, "array_job_id"))
+            snprintf(job, sizeof job, "%s_%d", qk_rj_str(s, "array_job_id"),
+                     qk_rj_int(s, "array_task_id"));
+        else
+            snprintf(job, sizeof job, "%s", qk_rj_str(s, "job_id"));
         fprintf(f, "| %s | %s: %s | %s | %s | %s | %s | %s: %s%s%s |\n", rp_target_name(g).s,
-                g->label, g->cpu_model, qk_rj_str(s, "node"), qk_rj_str(s, "job_id"),
-                qk_rj_str(s, "partition"), *cons ? cons : "-", qk_rj_str(s, "cpu_mask"),
-                strcmp(check, "ok") ? "**" : "", check, strcmp(check, "ok") ? "**" : "");
+                g->label, g->cpu_model, qk_rj_str(s, "node"), job, qk_rj_str(s, "partition"),
+                *cons ? cons : "-", qk_rj_str(s, "cpu_mask"), strcmp(check, "ok") ? "**" : "",
+                check, strcmp(check, "ok") ? "**" : "");
     }
     fprintf(f, "\n");
     if (R->o->n_not_measured) {
@@ -95,7 +107,7 @@ static void fleet_markdown(FILE *f, const rp_report *R, const qk_report_plot *pl
     if (!several) return;
     fprintf(f, "Node-to-node spread of the medians, for targets measured on several nodes: per "
                "configuration every node measured, (slowest - fastest) / fastest.\n\n"
-               "| target | nodes | configurations | median spread | largest spread |\n"
+               "| target | tasks | configurations | median spread | largest spread |\n"
                "|---|---|---|---|---|\n");
     for (int c = 0; c < R->n_cpus; c++) {
         int first = *R->cpus[c].target != 0;
