@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "harness/measure.h"
+#include "harness/rank_test.h"
 #include "harness/results.h"
+#include "harness/sittings.h"
 
 /* The bootstrap's seed: the same files always give the same intervals. */
 #define SEED 0x5eedull
@@ -16,6 +18,7 @@
 typedef struct {
     const char *name; /* borrowed from the loaded document */
     double *t;
+    int *sitting; /* the sitting of each repetition ("sitting" in the record; 0 when absent) */
     int n, cap;
 } series;
 
@@ -62,17 +65,30 @@ static int collect(const char *path, run_times *rt, qk_error *err) {
         if (!name || !json_is_number(rt_v) || !isfinite(ms))
             return qk_fail(err, "%s: benchmarks[%zu]: no name, real_time or known time_unit", path,
                            i);
+        if (!(ms > 0 && ms <= QK_COMPARE_MAX_MS)) /* else a negative ratio or a NaN geomean */
+            return qk_fail(err,
+                           "%s: benchmarks[%zu] (%s): real_time %g ms is not a positive time "
+                           "under a day",
+                           path, i, name, ms);
         series *s = find_series(rt, name);
         if (!s) {
             s = &rt->s[rt->n++];
             s->name = name;
         }
+        json_t *sit = json_object_get(b, "sitting");
+        const json_int_t si = json_is_integer(sit) ? json_integer_value(sit) : 0;
+        if (sit && (!json_is_integer(sit) || si < 0 || si >= QK_SITTINGS_MAX))
+            return qk_fail(err, "%s: benchmarks[%zu]: sitting is not an integer in 0..%d", path, i,
+                           QK_SITTINGS_MAX - 1);
         if (s->n == s->cap) {
             int cap = s->cap ? 2 * s->cap : 16;
             double *t = realloc(s->t, sizeof(double) * (size_t)cap);
-            if (!t) return qk_fail(err, "out of memory");
-            s->t = t, s->cap = cap;
+            if (t) s->t = t;
+            int *st = t ? realloc(s->sitting, sizeof(int) * (size_t)cap) : NULL;
+            if (!t || !st) return qk_fail(err, "out of memory");
+            s->sitting = st, s->cap = cap;
         }
+        s->sitting[s->n] = (int)si;
         s->t[s->n++] = ms;
     }
     return 0;
@@ -91,6 +107,39 @@ static int describe(const char *path, const run_times *rt, qk_compare_file *f, q
     if (!f->names) return qk_fail(err, "out of memory");
     for (int i = 0; i < rt->n; i++) f->names[i] = rt->s[i].name;
     f->n_names = rt->n;
+    return 0;
+}
+
+/* The medians of s's sittings, in med[0..QK_SITTINGS_MAX); returns how many sittings have
+ * repetitions. */
+static int sitting_medians(const series *s, double *med) {
+    int k = 0;
+    double *x = malloc(sizeof(double) * (size_t)s->n);
+    if (!x) return -1;
+    for (int j = 0; j < QK_SITTINGS_MAX; j++) {
+        int n = 0;
+        for (int i = 0; i < s->n; i++)
+            if (s->sitting[i] == j) x[n++] = s->t[i];
+        qk_stats st;
+        if (n && qk_stats_compute(x, n, SEED, &st) == 0) med[k++] = st.median;
+    }
+    free(x);
+    return k;
+}
+
+/* Beyond the noise: the U test over the sittings' medians when both sides have two or more
+ * sittings (repetitions of one sitting share its machine state), else over the repetitions. */
+static int rank_verdict(const series *a, const series *b, qk_compare_row *row, qk_error *err) {
+    double ma[QK_SITTINGS_MAX], mb[QK_SITTINGS_MAX];
+    const int ka = sitting_medians(a, ma), kb = sitting_medians(b, mb);
+    if (ka < 0 || kb < 0) return qk_fail(err, "out of memory");
+    row->sittings_a = ka, row->sittings_b = kb;
+    row->rank_over_sittings = ka >= 2 && kb >= 2;
+    const int rc = row->rank_over_sittings ? qk_mann_whitney(mb, kb, ma, ka, &row->rank)
+                                           : qk_mann_whitney(b->t, b->n, a->t, a->n, &row->rank);
+    if (rc) return qk_fail(err, "%s: unusable times for the rank test", a->name);
+    row->too_few = row->rank.p_floor > QK_COMPARE_ALPHA;
+    row->differs = row->rank.p < QK_COMPARE_ALPHA;
     return 0;
 }
 
@@ -115,7 +164,7 @@ static int compare_row(const series *a, const series *b, qk_compare_row *row, qk
     }
     row->significant = row->lo > 1 || row->hi < 1;
     row->noisy = qk_is_noisy(&row->stats_a, 0.05) || qk_is_noisy(&row->stats_b, 0.05);
-    return 0;
+    return rank_verdict(a, b, row, err);
 }
 
 int qk_compare_files(const char *path_a, const char *path_b,
@@ -147,6 +196,7 @@ int qk_compare_files(const char *path_a, const char *path_b,
         qk_compare_row *row = &out->rows[out->n_rows];
         if (compare_row(a, b, row, err)) return -1;
         out->n_significant += row->significant;
+        out->n_differ += row->differs;
         log_sum += log(row->ratio);
         out->n_rows++;
     }
@@ -162,7 +212,7 @@ void qk_compare_free(qk_compare_result *r) {
     if (!r) return;
     struct qk_compare_data *d = r->data;
     for (int k = 0; d && k < 2; k++) {
-        for (int i = 0; i < d->rt[k].n; i++) free(d->rt[k].s[i].t);
+        for (int i = 0; i < d->rt[k].n; i++) free(d->rt[k].s[i].t), free(d->rt[k].s[i].sitting);
         free(d->rt[k].s);
         json_decref(d->rt[k].doc);
     }

@@ -57,6 +57,8 @@ static rp_cfg *get_cfg(rp_cpu *g, int doc, json_t *rec, const char *run_name, co
     c->seq_len = qk_rj_int(rec, "seq_len");
     c->rows = qk_rj_int(rec, "rows");
     c->cols = qk_rj_int(rec, "cols");
+    if (c->threads < 0 || c->seq_len < 0 || c->rows < 0 || c->cols < 0)
+        c->error = "malformed record: threads, seq_len, rows or cols is not a count";
     if (!*c->path) c->path = strcmp(c->variant, "fp32") ? "int8" : "fp32";
     if (!*c->run) c->run = c->rows ? "matmul" : "forward";
     c->med = c->lo = c->hi = c->cv = NAN;
@@ -124,7 +126,14 @@ static int load_results(rp_report *R, int d, qk_error *err) {
         const char *an = qk_rj_str(b, "aggregate_name");
         const double v = qk_rj_num(b, "real_time");
         const double ms = to_ms(v, qk_rj_str(b, "time_unit"));
-        if (!strcmp(an, "median") && isfinite(ms)) {
+        /* a time that is not a positive, finite, plausible duration makes the configuration
+         * unusable (a "-3.25x" speedup or a NaN geomean would follow from it) */
+        const int time_agg = !strcmp(an, "median") || !strcmp(an, "ci_lo") || !strcmp(an, "ci_hi");
+        if (time_agg && !qk_rj_time_ok(ms)) {
+            c->error = "malformed record: a time that is not positive, finite and under a day";
+            continue;
+        }
+        if (!strcmp(an, "median")) {
             c->med = ms;
             c->has_med = 1;
             c->agg = b;
@@ -142,10 +151,12 @@ static int load_results(rp_report *R, int d, qk_error *err) {
         for (int k = 0; k < g->n_cfgs; k++) {
             rp_cfg *c = &g->cfgs[k];
             if (c->doc != d || strcmp(c->run_name, name)) continue;
-            c->has_cmp = json_is_number(json_object_get(b, "ratio"));
             c->ratio = qk_rj_num(b, "ratio");
             c->r_lo = qk_rj_num(b, "ci_lo");
             c->r_hi = qk_rj_num(b, "ci_hi");
+            /* a paired ratio of times: positive and finite, with an ordered interval */
+            c->has_cmp = c->ratio > 0 && isfinite(c->ratio) && c->r_lo > 0 && c->r_lo <= c->r_hi &&
+                         isfinite(c->r_hi);
             c->cmp_base = qk_rj_str(b, "baseline");
         }
     }
@@ -201,11 +212,13 @@ int rp_load(rp_report *R, const qk_report_options *o, qk_error *err) {
     for (int i = 0; i < o->n_results; i++) {
         if (qk_results_load(o->results[i], &R->docs[i], err)) return -1;
         R->n_docs++;
+        qk_rj_sanitize(R->docs[i]);
         if (load_results(R, i, err)) return -1;
     }
     for (int i = 0; i < o->n_rooflines; i++) {
         json_t *roof = load_roofline(o->rooflines[i], err);
         if (!roof) return -1;
+        qk_rj_sanitize(roof);
         R->roofs[R->n_roofs++] = roof;
     }
     match_rooflines(R);

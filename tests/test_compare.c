@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "harness/cli/commands.h"
 #include "harness/results.h"
 #include "report/compare.h"
@@ -146,4 +148,83 @@ Test(compare, library_rows) {
     cr_expect(!r.loaded);
     cr_expect(strstr(err.msg, "/nonexistent.json"), "%s", err.msg);
     qk_compare_free(&r);
+}
+
+/* Sittings: A and B each in five sittings whose medians overlap (the machine state of a sitting
+ * moves both sides alike) while B's repetitions are 2% slower within each sitting: the repetitions
+ * alone would call that a difference, the sittings' medians do not. */
+static void write_sittings(const char *basename, const double *sitting_ms, double factor) {
+    qk_results *r = qk_results_new();
+    cr_assert_eq(qk_results_capture_environment(r), 0);
+    for (int j = 0; j < 5; j++)
+        for (int k = 0; k < 6; k++) {
+            json_t *x = json_pack("{s:i}", "sitting", j);
+            const double t = 1e-3 * sitting_ms[j] * factor * (1 + 0.001 * k);
+            cr_assert_eq(qk_results_add_repetition(r, "forward/s/avx2/t:1", j * 6 + k, 30, t, t, x),
+                         0);
+            json_decref(x);
+        }
+    qk_error err = {{0}};
+    cr_assert_eq(qk_results_write(r, dir, basename, 1, 1, &err), 0, "%s", err.msg);
+    qk_results_free(r);
+}
+
+Test(compare, rank_test_over_sittings) {
+    const double sit[5] = {10, 12, 9, 11, 10.5};
+    write_sittings("sa", sit, 1.0);
+    write_sittings("sb", sit, 1.02);
+    char pa[160], pb[160];
+    snprintf(pa, sizeof pa, "%s/sa.json", dir);
+    snprintf(pb, sizeof pb, "%s/sb.json", dir);
+    qk_compare_result r;
+    qk_error err = {{0}};
+    cr_assert_eq(qk_compare_files(pa, pb, NULL, NULL, &r, &err), 0, "%s", err.msg);
+    cr_assert_eq(r.n_rows, 1);
+    const qk_compare_row *x = &r.rows[0];
+    cr_expect_eq(x->sittings_a, 5);
+    cr_expect_eq(x->sittings_b, 5);
+    cr_expect(x->rank_over_sittings);
+    cr_expect(x->rank.exact);
+    cr_expect(!x->differs, "overlapping sittings: p = %g", x->rank.p);
+    cr_expect(!x->too_few, "5 against 5 sittings can reach p < 0.05 (floor %g)", x->rank.p_floor);
+    /* a single-run view would call it: the paired repetition ratio's interval excludes 1 */
+    cr_expect(x->significant, "B/A = %g [%g, %g]", x->ratio, x->lo, x->hi);
+    qk_compare_free(&r);
+    /* A against A shifted by 2x in every sitting: the sittings say so */
+    write_sittings("sc", sit, 2.0);
+    snprintf(pb, sizeof pb, "%s/sc.json", dir);
+    cr_assert_eq(qk_compare_files(pa, pb, NULL, NULL, &r, &err), 0, "%s", err.msg);
+    cr_expect(r.rows[0].differs && r.rows[0].rank_over_sittings);
+    cr_expect_float_eq(r.rows[0].rank.p, 2.0 / 252, 1e-12);
+    qk_compare_free(&r);
+    char p[200];
+    const char *files[] = {"sa", "sb", "sc"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/%s.json", dir, files[i]);
+        unlink(p);
+        snprintf(p, sizeof p, "%s/%s.csv", dir, files[i]);
+        unlink(p);
+    }
+}
+
+/* A repetition with a negative (or zero) time is refused, not turned into a "-3.25x" ratio. */
+Test(compare, impossible_times_are_refused) {
+    qk_results *r = qk_results_new();
+    cr_assert_eq(qk_results_capture_environment(r), 0);
+    for (int k = 0; k < 5; k++)
+        cr_assert_eq(qk_results_add_repetition(r, "forward/a/scalar/t:1", k, 5,
+                                               k == 2 ? -0.0325 : 0.01, 0.01, NULL),
+                     0);
+    qk_error err = {{0}};
+    cr_assert_eq(qk_results_write(r, dir, "neg", 1, 1, &err), 0, "%s", err.msg);
+    qk_results_free(r);
+    char p[160];
+    snprintf(p, sizeof p, "%s/neg.json", dir);
+    qk_compare_result res;
+    cr_assert_eq(qk_compare_files(path_a, p, NULL, NULL, &res, &err), -1);
+    cr_expect_not_null(strstr(err.msg, "not a positive time"), "%s", err.msg);
+    qk_compare_free(&res);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/neg.csv", dir);
+    unlink(p);
 }

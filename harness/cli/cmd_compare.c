@@ -16,7 +16,10 @@ static const char usage[] =
     "(< 1: B is faster). The ratio is paired (median of per-repetition ratios) when both sides "
     "have\n"
     "the same number of repetitions, else the ratio of medians with each side resampled on its\n"
-    "own. Last line: the geometric mean of the ratios.\n"
+    "own. Whether B differs from A beyond the noise (faster, slower or same) is a Mann-Whitney\n"
+    "U test at p < 0.05, as Google Benchmark's compare.py does: over the sittings' medians when\n"
+    "both files have two or more sittings (qkbench run --sittings), else over the repetitions.\n"
+    "Last line: the geometric mean of the ratios.\n"
     "\n"
     "  --filter REGEX  only names matching this POSIX extended regular expression\n"
     "  --help          this text\n"
@@ -56,10 +59,20 @@ static void print_rows(const qk_compare_result *r) {
         fmt_ci(ca, sizeof ca, x->stats_a.median, x->stats_a.ci_lo, x->stats_a.ci_hi);
         fmt_ci(cb, sizeof cb, x->stats_b.median, x->stats_b.ci_lo, x->stats_b.ci_hi);
         snprintf(cr, sizeof cr, "%.3f [%.3f, %.3f]", x->ratio, x->lo, x->hi);
-        printf("%-*s  %-28s  %-28s  %-24s %s%s%s\n", width, x->name, ca, cb, cr,
+        char rank[96];
+        const char *over = x->rank_over_sittings ? "sittings" : "reps";
+        if (x->too_few)
+            snprintf(rank, sizeof rank, "U p=%.3g (%d/%d %s: too few to tell)", x->rank.p,
+                     x->rank_over_sittings ? x->sittings_a : x->n_a,
+                     x->rank_over_sittings ? x->sittings_b : x->n_b, over);
+        else
+            snprintf(rank, sizeof rank, "U p=%.3g (%d/%d %s)", x->rank.p,
+                     x->rank_over_sittings ? x->sittings_a : x->n_a,
+                     x->rank_over_sittings ? x->sittings_b : x->n_b, over);
+        printf("%-*s  %-28s  %-28s  %-24s %s%s%s  %s\n", width, x->name, ca, cb, cr,
                x->paired ? "paired" : "unpaired",
-               x->significant ? (x->ratio < 1 ? " faster" : " slower") : "",
-               x->noisy ? " noisy" : "");
+               x->differs ? (x->ratio < 1 ? " faster" : " slower") : " same",
+               x->noisy ? " noisy" : "", rank);
     }
 }
 
@@ -112,12 +125,15 @@ int qk_cmd_compare(int argc, char **argv) {
         fprintf(stderr, "qkbench compare: no benchmark name in common between %s and %s%s\n",
                 paths[0], paths[1], filter ? " (after --filter)" : "");
     } else {
-        printf("\ngeomean B/A over %d benchmarks: %.3f; %d with an interval excluding 1\n",
-               r.n_rows, r.geomean, r.n_significant);
+        printf("\ngeomean B/A over %d benchmarks: %.3f; %d with an interval excluding 1; %d differ "
+               "beyond the noise\n",
+               r.n_rows, r.geomean, r.n_significant, r.n_differ);
         if (r.only_a || r.only_b)
             printf("not compared: %d only in A, %d only in B\n", r.only_a, r.only_b);
-        printf("faster/slower: the 95%% interval of B/A excludes 1; noisy: CV above 5%% on a "
-               "side\n");
+        printf("faster/slower/same: a Mann-Whitney U test of B against A at p < %.2f, over the "
+               "sittings' medians\nwhen both files have two or more sittings, else over the "
+               "repetitions; noisy: CV above 5%% on a side\n",
+               QK_COMPARE_ALPHA);
         rc = 0;
     }
     qk_compare_free(&r);

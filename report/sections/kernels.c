@@ -19,8 +19,8 @@ static int is_packed(const char *variant) {
 
 /* Our forward-pass medians (no peer, no FP32 path). */
 static int is_forward_int8_median(json_t *b) {
-    return !strcmp(qk_rj_str(b, "aggregate_name"), "median") &&
-           !strcmp(qk_rj_str(b, "run"), "forward") && !strcmp(qk_rj_str(b, "path"), "int8");
+    return qk_rj_is_median(b) && !strcmp(qk_rj_str(b, "run"), "forward") &&
+           !strcmp(qk_rj_str(b, "path"), "int8");
 }
 
 /* Matmul time and total time of a median's per-operation profile (ms); 0 when it has none. */
@@ -43,7 +43,7 @@ static json_t *group_baseline(json_t *doc, int group, const char *isa) {
     size_t i;
     json_t *b;
     json_array_foreach(json_object_get(doc, "benchmarks"), i, b) {
-        if (!is_forward_int8_median(b) || (int)qk_rj_num(b, "group") != group ||
+        if (!is_forward_int8_median(b) || qk_rj_int(b, "group") != group ||
             strcmp(qk_rj_str(b, "isa"), isa) || !is_packed(qk_rj_str(b, "variant")))
             continue;
         json_t *cmp = qk_rj_comparison(doc, qk_rj_str(b, "run_name"));
@@ -76,9 +76,9 @@ static void kernel_row(FILE *f, json_t *doc, json_t *b, json_t *base) {
         snprintf(share, sizeof share, "%.1f%%", 100 * mm / tot);
     else
         snprintf(share, sizeof share, "n/a (no profile)");
-    fprintf(f, "| %d | %d | %s | %s | %s | %s | %.1f | %s |\n", (int)qk_rj_num(b, "seq_len"),
-            (int)qk_rj_num(b, "threads"), qk_rj_str(b, "act_scale"), sn, med, vs,
-            qk_rj_num(b, "gops"), share);
+    fprintf(f, "| %d | %d | %s | %s | %s | %s | %.1f | %s |\n", qk_rj_int(b, "seq_len"),
+            qk_rj_int(b, "threads"), qk_rj_str(b, "act_scale"), sn, med, vs, qk_rj_num(b, "gops"),
+            share);
 }
 
 /* Amdahl for the step baseline -> fastest of the group. */
@@ -95,13 +95,13 @@ static void amdahl_row(FILE *f, json_t *doc, json_t *base, json_t *best) {
         snprintf(achieved, sizeof achieved, "%.2fx (unpaired)", qk_rj_ms(base) / qk_rj_ms(best));
     if (!profile_split(base, &bm, &bt) || !profile_split(best, &fm, &ft) || fm <= 0) {
         fprintf(f, "| %d | %d | %s -> %s | n/a | n/a | n/a | n/a | %s |\n",
-                (int)qk_rj_num(base, "seq_len"), (int)qk_rj_num(base, "threads"), bn, fn, achieved);
+                qk_rj_int(base, "seq_len"), qk_rj_int(base, "threads"), bn, fn, achieved);
         return;
     }
     const double p = bm / bt, s = bm / fm, predicted = 1 / ((1 - p) + p / s);
     fprintf(f, "| %d | %d | %s -> %s | %.1f%% | %.2fx | %.2fx | %.2fx | %s |\n",
-            (int)qk_rj_num(base, "seq_len"), (int)qk_rj_num(base, "threads"), bn, fn, 100 * p,
-            1 / (1 - p), s, predicted, achieved);
+            qk_rj_int(base, "seq_len"), qk_rj_int(base, "threads"), bn, fn, 100 * p, 1 / (1 - p), s,
+            predicted, achieved);
 }
 
 static void kernels_markdown(FILE *f, const rp_report *R, const qk_report_plot *plot) {
@@ -139,7 +139,7 @@ static void kernels_markdown(FILE *f, const rp_report *R, const qk_report_plot *
         json_t *b;
         json_array_foreach(json_object_get(doc, "benchmarks"), i, b) {
             if (!is_forward_int8_median(b) || !is_packed(qk_rj_str(b, "variant"))) continue;
-            const int g = (int)qk_rj_num(b, "group");
+            const int g = qk_rj_int(b, "group");
             int seen = 0;
             for (int k = 0; k < n_groups; k++)
                 seen |= groups[k] == g && !strcmp(isas[k], qk_rj_str(b, "isa"));
@@ -159,8 +159,7 @@ static void kernels_markdown(FILE *f, const rp_report *R, const qk_report_plot *
             }
             if (base) kernel_row(f, doc, base, base);
             json_array_foreach(json_object_get(doc, "benchmarks"), i, b) {
-                if (is_forward_int8_median(b) && b != base &&
-                    (int)qk_rj_num(b, "group") == groups[k] &&
+                if (is_forward_int8_median(b) && b != base && qk_rj_int(b, "group") == groups[k] &&
                     !strcmp(qk_rj_str(b, "isa"), isas[k]))
                     kernel_row(f, doc, b, base);
             }
@@ -177,7 +176,7 @@ static void kernels_markdown(FILE *f, const rp_report *R, const qk_report_plot *
             json_t *base = group_baseline(doc, groups[k], isas[k]), *best = NULL;
             if (!base) continue;
             json_array_foreach(json_object_get(doc, "benchmarks"), i, b) {
-                if (is_forward_int8_median(b) && (int)qk_rj_num(b, "group") == groups[k] &&
+                if (is_forward_int8_median(b) && qk_rj_int(b, "group") == groups[k] &&
                     !strcmp(qk_rj_str(b, "isa"), isas[k]) &&
                     (!best || qk_rj_ms(b) < qk_rj_ms(best)))
                     best = b;

@@ -54,9 +54,8 @@ static void peer_row(FILE *f, json_t *doc, json_t *med) {
     fprintf(f, "| %s | %s | %d | %d | %s | %s | %s | %s | %s | %s | %s |\n",
             qk_rj_str(ctx, "cpu_model"),
             *qk_rj_str(model, "spec") ? qk_rj_str(model, "spec") : qk_rj_str(model, "path"),
-            (int)qk_rj_num(med, "threads"), (int)qk_rj_num(med, "seq_len"),
-            qk_rj_str(med, "binding"), peer, ours, ratio, cf, cb,
-            qk_rj_str(json_object_get(med, "peer"), "binding"));
+            qk_rj_int(med, "threads"), qk_rj_int(med, "seq_len"), qk_rj_str(med, "binding"), peer,
+            ours, ratio, cf, cb, qk_rj_str(json_object_get(med, "peer"), "binding"));
 }
 
 static void peer_markdown(FILE *f, const rp_report *R, const qk_report_plot *plot) {
@@ -72,7 +71,7 @@ static void peer_markdown(FILE *f, const rp_report *R, const qk_report_plot *plo
             if (strcmp(qk_rj_str(b, "path"), "llama.cpp")) continue;
             if (json_is_true(json_object_get(b, "error_occurred")))
                 skipped++;
-            else if (!strcmp(qk_rj_str(b, "aggregate_name"), "median"))
+            else if (qk_rj_is_median(b))
                 rows++;
         }
     }
@@ -102,8 +101,7 @@ static void peer_markdown(FILE *f, const rp_report *R, const qk_report_plot *plo
             json_t *b;
             json_array_foreach(json_object_get(docs[d], "benchmarks"), i, b) {
                 if (!strcmp(qk_rj_str(b, "path"), "llama.cpp") &&
-                    !json_is_true(json_object_get(b, "error_occurred")) &&
-                    !strcmp(qk_rj_str(b, "aggregate_name"), "median"))
+                    !json_is_true(json_object_get(b, "error_occurred")) && qk_rj_is_median(b))
                     peer_row(f, docs[d], b);
             }
         }
