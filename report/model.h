@@ -71,6 +71,7 @@ typedef struct {
     const char **variants; /* every int8 variant seen, seed ones first */
     int n_variants;
     int show_model; /* the inputs have several models: name the model in headings and labels */
+    json_t *not_measured; /* qk_report_generate_fleet's lines, Markdown-safe (a JSON array) */
     qk_report_plot plots[QK_REPORT_MAX_PLOTS];
     int n_plots;
     char *outdir;

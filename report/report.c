@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "report/json.h"
 #include "report/model.h"
 
 static int mkdir_p(const char *path, qk_error *err) {
@@ -47,8 +48,9 @@ static void write_markdown(FILE *f, const rp_report *R) {
         fprintf(f, "), %d results file%s\n", g->n_docs, g->n_docs == 1 ? "" : "s");
     }
     /* a fleet's targets that failed: named here, so a missing column is never silent */
-    for (int i = 0; i < R->o->n_not_measured; i++)
-        fprintf(f, "- **not measured**: %s\n", R->o->not_measured[i]);
+    for (size_t i = 0; i < json_array_size(R->not_measured); i++)
+        fprintf(f, "- **not measured**: %s\n",
+                json_string_value(json_array_get(R->not_measured, i)));
     fprintf(f, "\n");
     for (int i = 0; i < rp_n_sections; i++) {
         const rp_section *s = rp_sections[i];
@@ -84,6 +86,11 @@ static int write_atomically(const char *dir, const char *md, size_t md_len, char
 }
 
 int qk_report_generate(const qk_report_options *o, qk_report_outcome *out, qk_error *err) {
+    return qk_report_generate_fleet(o, NULL, 0, out, err);
+}
+
+int qk_report_generate_fleet(const qk_report_options *o, const char *const *not_measured,
+                             int n_not_measured, qk_report_outcome *out, qk_error *err) {
     if (out) memset(out, 0, sizeof *out);
     if (!o || o->n_results < 1) return qk_fail(err, "no results file given");
     rp_report R;
@@ -91,6 +98,11 @@ int qk_report_generate(const qk_report_options *o, qk_report_outcome *out, qk_er
     char *md = NULL;
     size_t md_len = 0;
     if (rp_load(&R, o, err)) goto done;
+    /* a fleet's reasons come from job logs: as untrusted as the files */
+    if (!(R.not_measured = json_array())) goto fail_oom;
+    for (int i = 0; i < n_not_measured; i++)
+        if (json_array_append_new(R.not_measured, json_string(not_measured[i]))) goto fail_oom;
+    qk_rj_sanitize(R.not_measured);
     R.outdir = strdup(o->outdir ? o->outdir : "report/out");
     has_data = calloc((size_t)rp_n_sections, sizeof *has_data);
     if (!R.outdir || !has_data) goto fail_oom;
@@ -131,6 +143,7 @@ fail_oom:
 done:
     free(md);
     free(has_data);
+    json_decref(R.not_measured);
     rp_free(&R);
     return rc;
 }

@@ -38,10 +38,6 @@ typedef struct {
     /* Called with a script's path before gnuplot runs it (a plot takes a while); may be NULL. */
     void (*progress)(const char *script, void *arg);
     void *progress_arg;
-    /* What was to be measured and was not, a line each (a fleet's failed targets: "bad
-     * (nodelist=n1): failed: exit 2: ..."): listed with the CPUs and in the Fleet section. */
-    const char *const *not_measured;
-    int n_not_measured;
 } qk_report_options;
 
 typedef struct {
@@ -66,5 +62,11 @@ typedef struct {
  * written (out says which plots were drawn); -1 with err set otherwise (an input that cannot be
  * read, or DIR not writable). out may be NULL. */
 int qk_report_generate(const qk_report_options *opts, qk_report_outcome *out, qk_error *err);
+
+/* The same, naming also what was to be measured and was not, a line each (a fleet's failed
+ * targets: "bad (nodelist=n1): failed: exit 2: ..."): listed with the CPUs and in the Fleet
+ * section (`qkbench fleet report`). */
+int qk_report_generate_fleet(const qk_report_options *opts, const char *const *not_measured,
+                             int n_not_measured, qk_report_outcome *out, qk_error *err);
 
 #endif

@@ -295,11 +295,9 @@ static int report(const char *dir) {
     qk_report_options o = {.results = (const char *const *)results,
                            .n_results = n_results,
                            .outdir = outdir,
-                           .progress = report_progress,
-                           .not_measured = (const char *const *)absent,
-                           .n_not_measured = n_absent};
+                           .progress = report_progress};
     qk_report_outcome res;
-    if (qk_report_generate(&o, &res, &err)) {
+    if (qk_report_generate_fleet(&o, (const char *const *)absent, n_absent, &res, &err)) {
         rc = qk_cli_error("fleet report", 1, &err);
         goto out;
     }

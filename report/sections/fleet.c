@@ -70,7 +70,8 @@ static void spread_row(FILE *f, const rp_report *R, const char *target) {
 
 static void fleet_markdown(FILE *f, const rp_report *R, const qk_report_plot *plot) {
     (void)plot;
-    int any = R->o->n_not_measured > 0;
+    const size_t n_absent = json_array_size(R->not_measured);
+    int any = n_absent > 0;
     for (int c = 0; c < R->n_cpus; c++) any |= *R->cpus[c].target != 0;
     if (!any) return;
     fprintf(f, "## Fleet\n\nThe same experiment on each target, one SLURM job per node holding it "
@@ -94,9 +95,10 @@ static void fleet_markdown(FILE *f, const rp_report *R, const qk_report_plot *pl
                 check, strcmp(check, "ok") ? "**" : "");
     }
     fprintf(f, "\n");
-    if (R->o->n_not_measured) {
+    if (n_absent) {
         fprintf(f, "Not measured (no column in this report):\n\n");
-        for (int i = 0; i < R->o->n_not_measured; i++) fprintf(f, "- %s\n", R->o->not_measured[i]);
+        for (size_t i = 0; i < n_absent; i++)
+            fprintf(f, "- %s\n", json_string_value(json_array_get(R->not_measured, i)));
         fprintf(f, "\n");
     }
     /* node-to-node spread: only targets measured on several nodes */
