@@ -287,7 +287,8 @@ static void start_cluster(void) {
                sysconf(_SC_NPROCESSORS_ONLN), mem_mb, node, node);
     setenv("SLURM_CONF", conf, 1);
     /* the jobs inherit this environment (sbatch --export=ALL): the placeholder vocabulary makes
-     * the tiny model in milliseconds; with Gemma 3's (when installed) it takes seconds under ASan */
+     * the tiny model in milliseconds; with Gemma 3's (when installed) it takes seconds under ASan
+     */
     setenv("QK_TOKENIZER_JSON", "/nonexistent/tokenizer.json", 1);
     const char *ctld[] = {find_tool("slurmctld"), "-f", conf, NULL};
     cr_assert_eq(run(NULL, ctld), 0, "slurmctld failed to start");
