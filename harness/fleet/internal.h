@@ -29,8 +29,8 @@ typedef struct {
  * when it could not be started or timed out (res is filled either way; free it). */
 int qkf_run(const char *const *argv, double timeout_s, qkf_cmd *res, qk_error *err);
 void qkf_cmd_free(qkf_cmd *c);
-/* The first line of what a command printed on stderr (else stdout), for messages. */
-void qkf_cmd_first_line(const qkf_cmd *c, char *buf, size_t size);
+/* The last line of what a command printed on stderr (else stdout), for messages. */
+void qkf_cmd_message(const qkf_cmd *c, char *buf, size_t size);
 
 /* ---- sched.c: sbatch, squeue, sacct, scancel */
 

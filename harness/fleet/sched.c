@@ -19,7 +19,7 @@ int qkf_sbatch(const char *const *argv, char *job_id, size_t size, qk_error *err
     int rc = 0;
     if (c.exit_code != 0 || qk_fleet_parse_job_id(c.out, c.out_len, job_id, size)) {
         char line[400];
-        qkf_cmd_first_line(&c, line, sizeof line);
+        qkf_cmd_message(&c, line, sizeof line);
         rc = c.exit_code != 0 ? qk_fail(err, "sbatch failed (exit %d): %s", c.exit_code, line)
                               : qk_fail(err, "sbatch printed no job id: %s", line);
     }
@@ -35,10 +35,16 @@ static int ask(const char *const *argv, qk_fleet_sched_row **rows, int *n, char 
     int answered = 0;
     if (qkf_run(argv, CMD_TIMEOUT_S, &c, &e)) {
         snprintf(why, why_size, "%s", e.msg);
+    } else if (c.exit_code != 0 && strstr(c.err, "Invalid job id specified")) {
+        answered = 1; /* squeue has forgotten every one of them (MinJobAge): an answer */
     } else if (c.exit_code != 0) {
         char line[200];
-        qkf_cmd_first_line(&c, line, sizeof line);
-        snprintf(why, why_size, "%s: %s", argv[0], line);
+        qkf_cmd_message(&c, line, sizeof line);
+        const size_t l = strlen(argv[0]);
+        if (!strncmp(line, argv[0], l) && line[l] == ':')
+            snprintf(why, why_size, "%s", line);
+        else
+            snprintf(why, why_size, "%s: %s", argv[0], line);
     } else {
         answered = 1;
         if (qk_fleet_parse_sched(c.out, c.out_len, rows, n)) *oom = 1;
@@ -118,7 +124,7 @@ int qkf_scancel(const char *job_id, qk_error *err) {
     int rc = qkf_run(argv, CMD_TIMEOUT_S, &c, err);
     if (!rc && c.exit_code != 0) {
         char line[300];
-        qkf_cmd_first_line(&c, line, sizeof line);
+        qkf_cmd_message(&c, line, sizeof line);
         rc = qk_fail(err, "scancel %s failed: %s", job_id, line);
     }
     qkf_cmd_free(&c);

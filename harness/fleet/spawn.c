@@ -113,12 +113,16 @@ void qkf_cmd_free(qkf_cmd *c) {
     memset(c, 0, sizeof *c);
 }
 
-void qkf_cmd_first_line(const qkf_cmd *c, char *buf, size_t size) {
+void qkf_cmd_message(const qkf_cmd *c, char *buf, size_t size) {
     const char *s = c->err && *c->err ? c->err : c->out ? c->out : "";
-    while (*s == '\n' || *s == ' ') s++;
-    size_t l = strcspn(s, "\n");
+    /* the last non-empty line: SLURM's commands end with the error that stopped them */
+    const char *e = s + strlen(s);
+    while (e > s && (e[-1] == '\n' || e[-1] == ' ' || e[-1] == '\r')) e--;
+    const char *b = e;
+    while (b > s && b[-1] != '\n') b--;
+    size_t l = (size_t)(e - b);
     if (l >= size) l = size - 1;
-    memcpy(buf, s, l);
+    memcpy(buf, b, l);
     buf[l] = 0;
     if (!l) snprintf(buf, size, "(no output)");
 }

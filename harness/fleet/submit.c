@@ -119,7 +119,7 @@ static int sbatch(qk_fleet *f, qk_fleet_target *t, int test, const char *extra, 
         rc = qkf_run((const char *const *)argv.v, 60, &c, err);
         if (!rc && c.exit_code != 0) {
             char line[400];
-            qkf_cmd_first_line(&c, line, sizeof line);
+            qkf_cmd_message(&c, line, sizeof line);
             rc = qk_fail(err, "%s", line);
         }
         qkf_cmd_free(&c);
