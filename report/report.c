@@ -100,8 +100,17 @@ int qk_report_generate_fleet(const qk_report_options *o, const char *const *not_
     if (rp_load(&R, o, err)) goto done;
     /* a fleet's reasons come from job logs: as untrusted as the files */
     if (!(R.not_measured = json_array())) goto fail_oom;
-    for (int i = 0; i < n_not_measured; i++)
-        if (json_array_append_new(R.not_measured, json_string(not_measured[i]))) goto fail_oom;
+    for (int i = 0; i < n_not_measured; i++) {
+        json_t *line = json_string(not_measured[i]);
+        if (!line) { /* a log line need not be UTF-8: its other bytes become '?' */
+            char *ascii = strdup(not_measured[i]);
+            for (char *p = ascii; p && *p; p++)
+                if ((unsigned char)*p >= 0x80) *p = '?';
+            line = ascii ? json_string(ascii) : NULL;
+            free(ascii);
+        }
+        if (json_array_append_new(R.not_measured, line)) goto fail_oom;
+    }
     qk_rj_sanitize(R.not_measured);
     R.outdir = strdup(o->outdir ? o->outdir : "report/out");
     has_data = calloc((size_t)rp_n_sections, sizeof *has_data);

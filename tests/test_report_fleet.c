@@ -85,8 +85,9 @@ static char *generate(const char *const *files, int n, const char *const *absent
 Test(report_fleet, a_column_per_target_on_one_node_and_the_failed_one_named) {
     const char *files[] = {as_target("a", "alpha", -1, 1), as_target("b", "beta", -1, 1.1)};
     const char *absent[] = {"bad (nodelist=n1) on n1: failed: exit 2: qkbench fleet: model "
-                            "'/x|y' is not readable\n## injected"};
-    char *md = generate(files, 2, absent, 1);
+                            "'/x|y' is not readable\n## injected",
+                            "odd (partition=p) on n1: failed: exit 1: \xff\xfe | <b>"};
+    char *md = generate(files, 2, absent, 2);
     cr_assert(strstr(md, "- **A**: ") && strstr(md, "fleet target alpha), 1 results file"), "%s",
               md);
     cr_assert(strstr(md, "fleet target beta), 1 results file"), "%s", md);
@@ -99,6 +100,7 @@ Test(report_fleet, a_column_per_target_on_one_node_and_the_failed_one_named) {
     cr_assert(strstr(md, "- **not measured**: bad (nodelist=n1) on n1: failed: exit 2:"), "%s", md);
     cr_assert(strstr(md, "'/x\\|y' is not readable ## injected"), "the reason is not safe: %s", md);
     cr_assert_null(strstr(md, "\n## injected"));
+    cr_assert(strstr(md, "exit 1: ?? \\| &lt;b>"), "not UTF-8, not safe: %s", md);
     cr_assert_null(strstr(md, "Node-to-node spread"), "one node per target: no spread");
     free(md);
 }

@@ -122,7 +122,8 @@ typedef struct {
     qk_fleet_task *tasks; /* every target's tasks, in the fleet's order */
     int n_tasks;
     qk_fleet_task report; /* the report job; results = DIR/report/REPORT.md */
-    char source[160];     /* which answered: "squeue and sacct", "squeue", ..., or "none: ..." */
+    char source[160];     /* who answered: "squeue", "squeue and sacct", "squeue (sacct: why not)",
+                             "sacct (squeue: ...)", or "none (squeue: why not)" */
 } qk_fleet_status;
 
 /* Asks squeue (then sacct, for jobs squeue no longer knows) about the latest submission of every
