@@ -138,7 +138,7 @@ void qk_fleet_status_free(qk_fleet_status *s);
 
 typedef struct {
     const qk_fleet_target *target; /* resubmitted */
-    char tasks[256];               /* "" (plain job) or the array tasks ("1,3") */
+    char tasks[8192];              /* "" (plain job) or the array tasks ("1,3-7") */
     char job[64];                  /* the new job id */
 } qk_fleet_resubmitted;
 

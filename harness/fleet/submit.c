@@ -413,18 +413,30 @@ qk_fleet_result qk_fleet_resubmit(qk_fleet *f, qk_fleet_resubmit_outcome *out, q
     }
     for (int i = 0; i < f->n_targets && !oom; i++) {
         qk_fleet_target *t = &f->targets[i];
-        char tasks[256] = "";
-        int failed = 0;
-        for (; k < st.n_tasks && st.tasks[k].target == t; k++) {
-            if (st.tasks[k].state != QK_FLEET_FAILED) continue;
-            failed++;
-            if (st.tasks[k].task >= 0) {
+        char tasks[sizeof out->items->tasks] = "";
+        int failed = 0, run_start = -1, run_end = -2;
+        /* the failed tasks as sbatch --array ranges: "1,3-7" */
+        for (; k <= st.n_tasks; k++) {
+            const int in = k < st.n_tasks && st.tasks[k].target == t;
+            const int task = in && st.tasks[k].state == QK_FLEET_FAILED ? st.tasks[k].task : -2;
+            if (in && task == -2) continue;
+            if (in && task != -1 && task == run_end + 1) {
+                run_end = task;
+            } else if (run_start >= 0) {
                 const size_t l = strlen(tasks);
-                snprintf(tasks + l, sizeof tasks - l, "%s%d", l ? "," : "", st.tasks[k].task);
+                if (run_end > run_start)
+                    snprintf(tasks + l, sizeof tasks - l, "%s%d-%d", l ? "," : "", run_start,
+                             run_end);
+                else
+                    snprintf(tasks + l, sizeof tasks - l, "%s%d", l ? "," : "", run_start);
+                run_start = -1;
             }
+            if (!in) break;
+            failed++;
+            if (task >= 0 && run_start < 0) run_start = run_end = task;
         }
         if (!failed) continue;
-        char extra[300] = "", job[64];
+        char extra[sizeof tasks + 16] = "", job[64];
         if (t->nodes > 1) snprintf(extra, sizeof extra, "--array=%s", tasks);
         qk_error e = {{0}};
         if (sbatch(f, t, 0, *extra ? extra : NULL, tasks, job, sizeof job, &e)) {
@@ -452,7 +464,7 @@ qk_fleet_result qk_fleet_resubmit(qk_fleet *f, qk_fleet_resubmit_outcome *out, q
         if (qkf_scancel(old_report, &e) == 0)
             snprintf(out->cancelled_report, sizeof out->cancelled_report, "%s", old_report);
         else if (!*first.msg)
-            qk_fail(&first, "%s", e.msg);
+            qk_fail(&first, "%s", e.msg), res = QK_FLEET_ERROR;
     }
     if (out->n || report == QK_FLEET_FAILED || *out->cancelled_report) {
         qk_error e = {{0}};
