@@ -1,57 +1,56 @@
-# breakdown.gp: where a forward pass spends its time: one stacked bar per (CPU,) kernel variant and
-# configuration, one segment per operation of the per-operation profile (matmuls in blues and
-# greens, the rest in warm colours and greys). Top: milliseconds; bottom: share of the profiled
-# total, so fast and slow configurations can be compared.
-# Data: breakdown.dat (label, ms per operation, profiled total), breakdown.vars (n_ops, op_title[]).
+# breakdown.gp: where a forward pass spends its time. A panel per ISA (columns) and tokens per
+# pass (rows), each on its own millisecond scale (a scalar pass takes seconds, an AVX one tens of
+# milliseconds); in a panel, one stacked bar per kernel variant, a segment per group of operations
+# of the per-operation profile (matmuls in blue and green), and above each bar the matmuls' share
+# of the pass. The one legend is beside the panels (style.vars).
+# Data: breakdown.dat (a block per panel; a row per bar: label, ms per group, profiled total,
+# matmul share in %), breakdown.vars (the panels and series of report/style.h: a panel's series
+# are its groups; n_groups).
 if (!exists("datadir")) datadir = "."
 if (!exists("outdir")) outdir = "."
+load datadir."/style.vars"
 load datadir."/breakdown.vars"
 
-set style data histogram
-set style histogram rowstacked
-set style fill solid 0.9 border rgb "#444444"
-set boxwidth 0.7
-set grid ytics lc rgb "#cccccc"
-set xtics rotate by -30 scale 0 nomirror noenhanced
-set ytics nomirror
-set border 3
-set lmargin at screen 0.08
-set rmargin at screen 0.83
+cell_w = 260.0; cell_h = 360.0; bar_px = 76.0; bar_extra = 100.0; top = 70.0
+legend_key = "operations"
+@layout
 
-# one colour per operation name, so a colour means the same thing in every report
-colour(name) = \
-    name eq "embed"        ? "#bdbdbd" : name eq "norm"         ? "#fdd0a2" : \
-    name eq "qk_norm"      ? "#fdae6b" : name eq "quantize"     ? "#e6550d" : \
-    name eq "matmul_q"     ? "#08306b" : name eq "matmul_k"     ? "#08519c" : \
-    name eq "matmul_v"     ? "#2171b5" : name eq "matmul_o"     ? "#4292c6" : \
-    name eq "matmul_gate"  ? "#00441b" : name eq "matmul_up"    ? "#238b45" : \
-    name eq "matmul_down"  ? "#74c476" : name eq "matmul_dense" ? "#9ecae1" : \
-    name eq "rope"         ? "#dadaeb" : name eq "attention"    ? "#756bb1" : \
-    name eq "gelu"         ? "#fb6a4a" : name eq "residual"     ? "#969696" : \
-    name eq "pool"         ? "#636363" : "#000000"
-total_col = n_ops + 2
+total_col = n_groups + 2
 
 do for [fmt in "png svg"] {
-    if (fmt eq "png") {
-        set terminal pngcairo size 1200,1000 enhanced font "Sans,11"
-    } else {
-        set terminal svg size 1200,1000 dynamic enhanced font "Sans,11" background rgb "white"
-    }
+    if (fmt eq "png") { set terminal @term_png size int(W),int(H) } else { set terminal @term_svg size int(W),int(H) }
     set output outdir."/breakdown.".fmt
-    set multiplot layout 2,1 title "Per-operation time of one forward pass {/*0.85 (mean of the profiled passes; bar: variant ISA/threads/tokens)}" font ",13"
-    set key outside right top vertical title "operation" box noenhanced
-    set title "milliseconds"
-    set ylabel "time per forward pass (ms)"
-    set yrange [0:*]
-    plot for [i=1:n_ops] datadir."/breakdown.dat" using (column(i+1)):xtic(1) \
-        title op_title[i] lc rgb colour(op_title[i])
-    set key off
-    set title "share of the profiled total"
-    set ylabel "share of the forward pass (%)"
-    set yrange [0:100]
-    plot for [i=1:n_ops] datadir."/breakdown.dat" \
-        using (100 * column(i+1) / column(total_col)):xtic(1) \
-        title op_title[i] lc rgb colour(op_title[i])
+    set multiplot title "Where one forward pass spends its time: a panel per ISA and tokens per pass, each on its own scale\n{/*0.85 bar: the mean profiled pass of one kernel variant, stacked by operation; number above it: the share of the matmuls in the pass}" font ",13"
+    do for [p=1:n_panels] {
+        f = panel_first[p]
+        set origin px(p), py(p)
+        set size pw(p), ph
+        set lmargin 9; set rmargin 2; set tmargin 2.5; set bmargin 4
+        set style data histogram
+        set style histogram rowstacked
+        set style fill solid 0.9 border rgb "#666666"
+        set boxwidth 0.7
+        set border 3
+        set grid ytics lc rgb grid_colour
+        set xtics scale 0 nomirror noenhanced font ",10"
+        set ytics nomirror
+        set key off
+        set title panel_title[p] noenhanced font ",12"
+        set ylabel "ms per forward pass"
+        set yrange [0:*]
+        set offsets 0, 0, graph 0.12, 0
+        set xrange [-0.6:panel_bars[p] - 0.4]
+        plot for [i=1:n_groups] datadir."/breakdown.dat" index (p-1) using (column(i+1)):xtic(1) \
+                lc rgb series_colour[f+i-1] notitle, \
+            datadir."/breakdown.dat" index (p-1) \
+                using 0:(column(total_col)):(sprintf("%.0f%%", column(total_col+1))) \
+                with labels offset 0,0.7 font ",9" textcolor rgb "#333333" notitle
+    }
+    set origin legend_x, 0.2
+    set size legend_wf, 0.6
+    @legend_setup
+    set key title legend_key
+    @legend_plot
     unset multiplot
     unset output
 }

@@ -92,6 +92,15 @@ rp_str rp_plot_prefix(const rp_report *R, const rp_cpu *g) {
         r.s[0] = 0;
     return r;
 }
+/* "CPU A: " prefix for plot panels when several CPUs */
+rp_str rp_panel_prefix(const rp_report *R, const rp_cpu *g) {
+    rp_str r;
+    if (R->n_cpus > 1)
+        snprintf(r.s, sizeof r.s, "CPU %s: ", g->label);
+    else
+        r.s[0] = 0;
+    return r;
+}
 const char *rp_short_variant(const char *v) {
     if (!strcmp(v, "parse-per-block")) return "parse";
     if (!strcmp(v, "precached-scales")) return "precached";

@@ -2,7 +2,8 @@
  * (the API is report/report.h). Results files are read (load.c) into CPU groups of configurations;
  * the sections (report/sections/, listed in report/sections.c) find configurations and derive
  * figures with lookup.c and mix.c, format them with format.c and write their plot data with
- * plot.c; gnuplot.c draws the plots; report.c runs it all. Internal names start with rp_. */
+ * plot.c, in the looks of style.c; gnuplot.c draws the plots; report.c runs it all. Internal names
+ * start with rp_. */
 #ifndef QK_REPORT_MODEL_H
 #define QK_REPORT_MODEL_H
 
@@ -164,16 +165,17 @@ typedef struct {
     char s[160];
 } rp_str;
 
-rp_str rp_fmt_ms(double v);                                 /* digits by magnitude; "n/a" */
-rp_str rp_fmt_ms_ci(double m, double lo, double hi);        /* "12.3 [11.9, 13.0]" */
-rp_str rp_fmt_x(double v);                                  /* "1.234" */
-rp_str rp_fmt_xi(qk_interval x);                            /* "1.234x [1.200, 1.270]" */
-rp_str rp_fmt_pct(double f);                                /* "12.3%" */
-rp_str rp_fmt_pct_i(qk_interval x);                         /* "12.3% [11.0%, 13.5%]" */
-rp_str rp_fmt_mb(double bytes);                             /* MB = 10^6 bytes */
-rp_str rp_fmt_key(const rp_report *R, const rp_key *k);     /* "avx2, 16 tokens, 2 threads, ..." */
-rp_str rp_plot_prefix(const rp_report *R, const rp_cpu *g); /* "A " when several CPUs */
-const char *rp_short_variant(const char *v);                /* "parse", "precached", ... */
+rp_str rp_fmt_ms(double v);                                  /* digits by magnitude; "n/a" */
+rp_str rp_fmt_ms_ci(double m, double lo, double hi);         /* "12.3 [11.9, 13.0]" */
+rp_str rp_fmt_x(double v);                                   /* "1.234" */
+rp_str rp_fmt_xi(qk_interval x);                             /* "1.234x [1.200, 1.270]" */
+rp_str rp_fmt_pct(double f);                                 /* "12.3%" */
+rp_str rp_fmt_pct_i(qk_interval x);                          /* "12.3% [11.0%, 13.5%]" */
+rp_str rp_fmt_mb(double bytes);                              /* MB = 10^6 bytes */
+rp_str rp_fmt_key(const rp_report *R, const rp_key *k);      /* "avx2, 16 tokens, 2 threads, ..." */
+rp_str rp_plot_prefix(const rp_report *R, const rp_cpu *g);  /* "A " when several CPUs */
+rp_str rp_panel_prefix(const rp_report *R, const rp_cpu *g); /* "CPU A: " when several */
+const char *rp_short_variant(const char *v);                 /* "parse", "precached", ... */
 
 /* A fleet's target of g, "alpha" or "alpha/1" (array task 1); "" outside a fleet. */
 rp_str rp_target_name(const rp_cpu *g);
@@ -191,7 +193,20 @@ void rp_gp_num(FILE *f, double v);                       /* " %.6g", or " NaN" *
 void rp_gp_titles(FILE *f, const char *n_name, const char *arr, const char *const *t, int n);
 void rp_gp_strings(FILE *f, const char *arr, const char *const *t, int n);
 void rp_gp_ints(FILE *f, const char *arr, const int *v, int n);
-const char *rp_variant_colour(const rp_report *R, const char *v);
+/* (colours, dash and point types, panels: report/style.h) */
+
+/* One measured llama.cpp configuration of a CPU (peerdata.c): its median and 95% interval, and
+ * the paired ratio llama.cpp time / our fastest kernel's (base) when the results compared them. */
+typedef struct {
+    const char *model, *binding, *base; /* borrowed; base "" without a comparison */
+    int threads, seq;
+    double med, lo, hi;
+    int has_cmp;
+    double ratio, r_lo, r_hi;
+} rp_peer_point;
+
+/* The CPU's measured peer configurations, in the files' order. *out is malloc'd (NULL when 0). */
+int rp_peer_points(const rp_report *R, const rp_cpu *g, rp_peer_point **out);
 
 /* ================================================================== sections */
 

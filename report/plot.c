@@ -1,6 +1,5 @@
 /* Writing plot data: the NAME.dat and NAME.vars files the gnuplot scripts read (numbers as
- * gnuplot parses them, strings and arrays in its syntax), and the colour of each variant, shared
- * by every plot so a variant looks the same everywhere. */
+ * gnuplot parses them, strings and arrays in its syntax). What the plots look like is style.c's. */
 #include <math.h>
 #include <stdio.h>
 
@@ -15,6 +14,10 @@ FILE *rp_open_out(const rp_report *R, const char *name) {
 void rp_gp_string(FILE *f, const char *s) { /* a gnuplot double-quoted string */
     fputc('"', f);
     for (; *s; s++) {
+        if (*s == '\n') { /* a title of two lines */
+            fputs("\\n", f);
+            continue;
+        }
         if (*s == '"' || *s == '\\') fputc('\\', f);
         fputc(*s, f);
     }
@@ -37,13 +40,6 @@ void rp_gp_titles(FILE *f, const char *n_name, const char *arr, const char *cons
         rp_gp_string(f, t[i]);
     }
     fprintf(f, "]\n");
-}
-
-const char *rp_variant_colour(const rp_report *R, const char *v) {
-    static const char *const palette[] = {"#7f7f7f", "#1f77b4", "#2ca02c", "#d62728",
-                                          "#bcbd22", "#17becf", "#e377c2", "#8c564b"};
-    const int i = rp_variant_rank(R, v);
-    return palette[(i < 0 ? 0 : i) % 8];
 }
 
 void rp_gp_strings(FILE *f, const char *arr, const char *const *t, int n) {

@@ -14,6 +14,7 @@
 
 #include "report/json.h"
 #include "report/model.h"
+#include "report/style.h"
 
 static int mkdir_p(const char *path, qk_error *err) {
     char buf[4096];
@@ -125,7 +126,9 @@ int qk_report_generate_fleet(const qk_report_options *o, const char *const *not_
              : env && *env  ? env
                             : QK_SOURCE_DIR "/report");
 
-    /* plot data, then the plots, then the Markdown that points at them */
+    /* plot data (the shared style first), then the plots, then the Markdown that points at
+     * them; a style that cannot be written shows as plots gnuplot could not draw */
+    rp_style_write(&R);
     for (int i = 0; i < rp_n_sections; i++)
         if (rp_sections[i]->data) has_data[i] = rp_sections[i]->data(&R);
     rp_draw_plots(&R, has_data);

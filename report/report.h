@@ -16,7 +16,10 @@
  *   NAME.dat, NAME.vars   data and gnuplot variables of each plot;
  *   NAME.png, NAME.svg    the plots, drawn by the gnuplot scripts NAME.gp of the scripts folder
  *               (QK_REPORT_SCRIPTS, else QK_SOURCE_DIR/report): ladder, breakdown, threads, seqlen,
- *               roofline (any other *.gp there runs too, with the same variables);
+ *               roofline, peer (any other *.gp there runs too, with the same variables), all in
+ *               one vocabulary (report/style.h: a colour per variant, a dash and point type per
+ *               ISA, black for llama.cpp) and split into panels rather than crowded;
+ *   style.vars  what every script loads first: terminals, the panel grid, the legend;
  *   NAME.log    gnuplot's output for each plot.
  * Every script is run as `gnuplot -e "datadir='DIR'; outdir='DIR'" NAME.gp`. Gnuplot missing or
  * failing does not stop the report: the tables are written and REPORT.md says which plots are

@@ -19,7 +19,7 @@
     X(seqlen)    /* 8. Sequence length (plot: seqlen; series.c) */                                 \
     X(roofline)  /* 9. Roofline (plot: roofline) */                                                \
     X(kernels)   /* Kernels beyond the story */                                                    \
-    X(peer)      /* llama.cpp peer */                                                              \
+    X(peer)      /* llama.cpp peer (plot: peer) */                                                 \
     X(story)     /* 10. How this CPU's story differs */
 
 #define RP_DECLARE(name) extern const rp_section rp_section_##name;

@@ -531,3 +531,346 @@ Test(report, golden_reports_are_unchanged, .timeout = 120) {
     golden("kernels", kernels, 1, NULL, 0);
     golden("zen3", zen3, 3, zen3_roof, 1);
 }
+
+/* ---- plots a reader takes in at a glance (issue 17)
+ *
+ * Every plot states its panels and series in NAME.vars (report/style.h); read back here, they must
+ * keep the rules: a panel holds at most 8 series and 12 bars, no two series of one panel share
+ * both colour and dash type, panels do not overlap, a variant has one colour and an ISA one dash
+ * and point type in every plot (the seed story's four the ladder's colours, llama.cpp black), and
+ * llama.cpp is drawn in every sequence-length panel when the results measured it. The main fixture
+ * is what scripts/main.sh produced on a three-tier CPU (Zen 5, scalar, avx2 and avx512vnni): the
+ * seed story and the performance run, quick (3 repetitions; repetition records trimmed), and the
+ * roofline. */
+#define ZEN5_SEED DATA "results-zen5-seed.json"
+#define ZEN5_PERF DATA "results-zen5-performance.json"
+#define ZEN5_ROOF DATA "roofline-zen5.json"
+
+#define MAX_PANEL_SERIES 8
+#define MAX_PANEL_BARS   12
+
+/* One gnuplot variable of a .vars file: a scalar (n = 1) or an array, its items as text (strings
+ * unquoted and unescaped). */
+typedef struct {
+    char name[48];
+    int n;
+    char **item;
+} gp_var;
+typedef struct {
+    gp_var v[160];
+    int n;
+} gp_vars;
+
+/* the next item of an array or scalar at *p: a quoted string or a bare number */
+static char *gp_item(const char **p) {
+    const char *s = *p;
+    while (*s == ' ' || *s == ',') s++;
+    char *out = malloc(strlen(s) + 1), *o = out;
+    cr_assert_not_null(out);
+    if (*s == '"') {
+        for (s++; *s && *s != '"'; s++) {
+            if (*s == '\\' && s[1])
+                s++, *o++ = *s == 'n' ? '\n' : *s;
+            else
+                *o++ = *s;
+        }
+        if (*s == '"') s++;
+    } else {
+        while (*s && *s != ',' && *s != ']' && *s != '\n') *o++ = *s++;
+        while (o > out && o[-1] == ' ') o--;
+    }
+    *o = 0;
+    *p = s;
+    return out;
+}
+
+static void vars_load(const char *name, gp_vars *g) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    char *text = slurp(path);
+    memset(g, 0, sizeof *g);
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (*line == '#' || g->n == 160) continue;
+        gp_var *v = &g->v[g->n];
+        int n = 0, used = 0;
+        if (sscanf(line, "array %47[a-z_0-9][%d] = [%n", v->name, &n, &used) == 2 && used) {
+            const char *p = line + used;
+            v->item = calloc((size_t)n, sizeof *v->item);
+            for (int i = 0; i < n; i++) v->item[i] = gp_item(&p);
+            v->n = n;
+            g->n++;
+        } else if (sscanf(line, "%47[a-z_0-9] = %n", v->name, &used) == 1 && used) {
+            const char *p = line + used;
+            v->item = calloc(1, sizeof *v->item);
+            v->item[0] = gp_item(&p);
+            v->n = 1;
+            g->n++;
+        }
+    }
+    free(text);
+}
+
+static void vars_free(gp_vars *g) {
+    for (int i = 0; i < g->n; i++) {
+        for (int j = 0; j < g->v[i].n; j++) free(g->v[i].item[j]);
+        free(g->v[i].item);
+    }
+}
+
+static const gp_var *var(const gp_vars *g, const char *name, int n) {
+    for (int i = 0; i < g->n; i++)
+        if (!strcmp(g->v[i].name, name)) {
+            cr_assert_geq(g->v[i].n, n, "%s holds %d items, not %d", name, g->v[i].n, n);
+            return &g->v[i];
+        }
+    cr_assert_fail("no variable %s", name);
+    return NULL;
+}
+static int num(const gp_vars *g, const char *name) {
+    return atoi(var(g, name, 1)->item[0]);
+}
+static const char *str_at(const gp_vars *g, const char *name, int i) {
+    return var(g, name, i + 1)->item[i];
+}
+static int int_at(const gp_vars *g, const char *name, int i) {
+    return atoi(str_at(g, name, i));
+}
+
+/* The vocabulary seen so far across the plots of one report: a variant's colour, an ISA's dash
+ * and point type. */
+typedef struct {
+    char key[48];
+    char colour[8];
+    int dt, pt;
+} look_seen;
+typedef struct {
+    look_seen v[64], isa[16];
+    int nv, ni;
+} vocabulary;
+
+static void same_look(vocabulary *voc, const char *plot, const char *variant, const char *isa,
+                      const char *colour, int dt, int pt) {
+    if (*variant) {
+        int i = 0;
+        while (i < voc->nv && strcmp(voc->v[i].key, variant)) i++;
+        if (i == voc->nv && i < 64) {
+            snprintf(voc->v[i].key, sizeof voc->v[i].key, "%s", variant);
+            snprintf(voc->v[i].colour, sizeof voc->v[i].colour, "%s", colour);
+            voc->nv++;
+        }
+        cr_expect_str_eq(colour, voc->v[i].colour, "%s: %s is %s here, %s elsewhere", plot, variant,
+                         colour, voc->v[i].colour);
+    }
+    if (*isa && strcmp(variant, "llama.cpp") && dt > 0 && pt > 0) {
+        int i = 0;
+        while (i < voc->ni && strcmp(voc->isa[i].key, isa)) i++;
+        if (i == voc->ni && i < 16) {
+            snprintf(voc->isa[i].key, sizeof voc->isa[i].key, "%s", isa);
+            voc->isa[i].dt = dt, voc->isa[i].pt = pt;
+            voc->ni++;
+        }
+        cr_expect(dt == voc->isa[i].dt && pt == voc->isa[i].pt,
+                  "%s: %s drawn with dash %d point %d here, %d %d elsewhere", plot, isa, dt, pt,
+                  voc->isa[i].dt, voc->isa[i].pt);
+    }
+}
+
+/* The rules on one plot's NAME.vars; returns how many of its panels draw llama.cpp. */
+static int plot_keeps_the_rules(const char *plot, vocabulary *voc, int line_plot) {
+    char name[64];
+    snprintf(name, sizeof name, "%s.vars", plot);
+    gp_vars g;
+    vars_load(name, &g);
+    const int np = num(&g, "n_panels"), ns = num(&g, "n_series");
+    const int rows = num(&g, "n_rows"), cols = num(&g, "n_cols");
+    cr_assert_gt(np, 0, "%s: no panel", plot);
+    cr_assert_gt(num(&g, "n_legend"), 0, "%s: no legend", plot);
+    int next = 1, with_peer = 0;
+    for (int p = 0; p < np; p++) {
+        const int first = int_at(&g, "panel_first", p), n = int_at(&g, "panel_n", p);
+        const int bars = int_at(&g, "panel_bars", p);
+        const int row = int_at(&g, "panel_row", p), col = int_at(&g, "panel_col", p);
+        const char *title = str_at(&g, "panel_title", p);
+        cr_expect_leq(n, MAX_PANEL_SERIES, "%s: panel \"%s\" holds %d series", plot, title, n);
+        cr_expect_leq(bars, MAX_PANEL_BARS, "%s: panel \"%s\" holds %d bars", plot, title, bars);
+        cr_expect_gt(n, 0, "%s: panel \"%s\" draws nothing", plot, title);
+        cr_expect_eq(first, next, "%s: panel %d's series do not follow the previous panel's", plot,
+                     p + 1);
+        next = first + n;
+        cr_expect(row >= 1 && row <= rows && col >= 1 && col <= cols,
+                  "%s: panel %d outside the grid", plot, p + 1);
+        for (int q = 0; q < p; q++)
+            cr_expect(int_at(&g, "panel_row", q) != row || int_at(&g, "panel_col", q) != col,
+                      "%s: panels %d and %d share a cell", plot, q + 1, p + 1);
+        int peer = 0;
+        for (int a = first - 1; a < first - 1 + n && a < ns; a++) {
+            const char *ca = str_at(&g, "series_colour", a), *va = str_at(&g, "series_variant", a);
+            const int dta = int_at(&g, "series_dt", a);
+            peer |= !strcmp(va, "llama.cpp");
+            if (strcmp(va, "llama.cpp"))
+                cr_expect_str_neq(ca, "#000000", "%s: %s drawn in llama.cpp's black", plot, va);
+            else if (line_plot)
+                cr_expect_str_eq(ca, "#000000", "%s: llama.cpp is not black", plot);
+            if (line_plot || strcmp(va, "llama.cpp")) /* the peer plot shades its series */
+                same_look(voc, plot, va, str_at(&g, "series_isa", a), ca, dta,
+                          int_at(&g, "series_pt", a));
+            for (int b = a + 1; b < first - 1 + n && b < ns; b++)
+                cr_expect(strcmp(ca, str_at(&g, "series_colour", b)) ||
+                              dta != int_at(&g, "series_dt", b),
+                          "%s: panel \"%s\": %s and %s share colour %s and dash %d", plot, title,
+                          str_at(&g, "series_title", a), str_at(&g, "series_title", b), ca, dta);
+        }
+        with_peer += peer;
+    }
+    cr_expect_eq(next - 1, ns, "%s: %d series, the panels hold %d", plot, ns, next - 1);
+    vars_free(&g);
+    return with_peer;
+}
+
+/* Every plot of the report just generated in dir keeps the rules; the peer plot is drawn exactly
+ * when the results measured llama.cpp (peer_measured: at that thread count; 0 when not). */
+static void plots_keep_the_rules(const qk_report_outcome *out, int peer_measured) {
+    vocabulary voc = {0};
+    static const char *const all[] = {"ladder", "breakdown", "threads",
+                                      "seqlen", "roofline",  "peer"};
+    for (int i = 0; i < 6; i++) {
+        const qk_report_plot *p = plot(out, all[i]);
+        cr_assert_not_null(p, "no plot %s", all[i]);
+        if (!p->has_data) continue;
+        if (have_gnuplot()) cr_expect(p->ok, "%s: %s", p->name, p->why);
+        const int line = !strcmp(all[i], "threads") || !strcmp(all[i], "seqlen");
+        const int with_peer = plot_keeps_the_rules(all[i], &voc, line);
+        if (!strcmp(all[i], "seqlen") && peer_measured) {
+            /* llama.cpp in every panel at the thread count it was measured at */
+            gp_vars g;
+            vars_load("seqlen.vars", &g);
+            char held[32];
+            snprintf(held, sizeof held, ", %d threads", peer_measured);
+            int want = 0, have = 0;
+            for (int p = 0; p < num(&g, "n_panels"); p++) {
+                const char *t = str_at(&g, "panel_title", p);
+                if (strlen(t) < strlen(held) || strcmp(t + strlen(t) - strlen(held), held))
+                    continue;
+                want++;
+                const int first = int_at(&g, "panel_first", p) - 1, n = int_at(&g, "panel_n", p);
+                int peer = 0;
+                for (int a = first; a < first + n; a++)
+                    peer |= !strcmp(str_at(&g, "series_variant", a), "llama.cpp");
+                have += peer;
+                cr_expect(peer, "seqlen: panel \"%s\" lacks llama.cpp", t);
+            }
+            cr_expect_gt(want, 0, "seqlen: no panel at %d threads", peer_measured);
+            cr_expect(with_peer >= have, "seqlen: %d panels with llama.cpp", with_peer);
+            vars_free(&g);
+        }
+    }
+    /* the seed story's four keep the ladder's colours */
+    static const char *const story[][2] = {{"parse-per-block", "#7f7f7f"},
+                                           {"precached-scales", "#1f77b4"},
+                                           {"zero-copy", "#2ca02c"},
+                                           {"alloc-copy", "#d62728"}};
+    for (int s = 0; s < 4; s++)
+        for (int i = 0; i < voc.nv; i++)
+            if (!strcmp(voc.v[i].key, story[s][0]))
+                cr_expect_str_eq(voc.v[i].colour, story[s][1], "%s changed colour", story[s][0]);
+    const qk_report_plot *pp = plot(out, "peer");
+    cr_expect_eq(pp->has_data, peer_measured > 0, "peer plot: has_data %d", pp->has_data);
+}
+
+Test(report, a_three_tier_run_plots_at_a_glance, .timeout = 120) {
+    const char *res[] = {ZEN5_SEED, ZEN5_PERF}, *roof[] = {ZEN5_ROOF};
+    qk_report_outcome out;
+    char *md = generate(res, 2, roof, 1, &out);
+    plots_keep_the_rules(&out, 2);
+    /* what main.sh draws on three tiers: the ladder a panel per ISA, the breakdown a panel per
+     * ISA and token count, the sequence length split by activation scales and ISA, llama.cpp in
+     * each, and the peer plot with a point per token count */
+    gp_vars g;
+    vars_load("ladder.vars", &g);
+    cr_expect_eq(num(&g, "n_panels"), 3);
+    vars_free(&g);
+    vars_load("breakdown.vars", &g);
+    cr_expect_eq(num(&g, "n_panels"), 8);
+    vars_free(&g);
+    vars_load("seqlen.vars", &g);
+    cr_expect_geq(num(&g, "n_panels"), 3);
+    vars_free(&g);
+    vars_load("roofline.vars", &g);
+    cr_expect_eq(num(&g, "n_panels"), 3);
+    vars_free(&g);
+    char path[256];
+    snprintf(path, sizeof path, "%s/peer.dat", dir);
+    char *dat = slurp(path);
+    int points = 0;
+    for (const char *l = dat; (l = strchr(l, '\n')) != NULL; l++)
+        points += l[1] >= '0' && l[1] <= '9';
+    cr_expect_eq(points, 3, "peer.dat: %d points, not one per token count (1, 16, 128)", points);
+    free(dat);
+    if (have_gnuplot()) HAS(md, "![llama.cpp time / ours against tokens per pass](peer.png)");
+    free(md);
+}
+
+Test(report, every_fixture_plots_at_a_glance, .timeout = 120) {
+    const char *small[] = {RESULTS_A}, *two[] = {RESULTS_A, RESULTS_B}, *roof[] = {ROOFLINE};
+    const char *peer[] = {DATA "results-peer.json"}, *kernels[] = {DATA "results-kernels.json"};
+    const char *zen3[] = {ZEN3 "seed-reproduction.json", ZEN3 "performance.json",
+                          ZEN3 "thread-scaling.json"},
+               *zen3_roof[] = {ZEN3 "roofline.json"};
+    struct {
+        const char *const *res;
+        int n;
+        const char *const *roof;
+        int nr, peer;
+    } cases[] = {{small, 1, roof, 1, 0},
+                 {two, 2, roof, 1, 0},
+                 {peer, 1, NULL, 0, 2},
+                 {kernels, 1, NULL, 0, 0},
+                 {zen3, 3, zen3_roof, 1, 2}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        qk_report_outcome out;
+        free(generate(cases[i].res, cases[i].n, cases[i].roof, cases[i].nr, &out));
+        plots_keep_the_rules(&out, cases[i].peer);
+    }
+}
+
+/* A crowd: ten variants no table knows (the spare colours run out after eight, so the ninth looks
+ * like the first), each on avx2 at 5 and 10 tokens. One panel would hold ten series, two of them
+ * alike: the sequence-length plot splits them so that no panel holds more than eight or two
+ * alike. */
+Test(report, a_crowd_is_split_into_panels) {
+    qk_results *r = qk_results_new();
+    cr_assert_eq(qk_results_capture_environment(r), 0);
+    char name[128], variant[32];
+    for (int v = 0; v < 10; v++)
+        for (int q = 0; q < 2; q++) {
+            snprintf(variant, sizeof variant, "crowd-%d", v);
+            snprintf(name, sizeof name, "forward/%s/avx2/t:1/seq:%d/act:token/bind:compact",
+                     variant, 5 * (q + 1));
+            json_t *x =
+                json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:s, s:s, s:i}", "variant", variant,
+                          "isa", "avx2", "run", "forward", "threads", 1, "seq_len", 5 * (q + 1),
+                          "act_scale", "token", "binding", "compact", "path", "int8", "group", 0);
+            double t[4];
+            for (int k = 0; k < 4; k++) t[k] = 0.001 * (v + 1) * (q + 1) * (1 + 0.01 * k);
+            for (int k = 0; k < 4; k++)
+                cr_assert_eq(qk_results_add_repetition(r, name, k, 4, t[k], t[k], x), 0);
+            qk_stats s;
+            cr_assert_eq(qk_stats_compute(t, 4, 1, &s), 0);
+            cr_assert_eq(qk_results_add_aggregates(r, name, &s, x), 0);
+            json_decref(x);
+        }
+    qk_error err = {{0}};
+    cr_assert_eq(qk_results_write(r, dir, "crowd", 1, 0, &err), 0, "%s", err.msg);
+    qk_results_free(r);
+    char path[128];
+    snprintf(path, sizeof path, "%s/crowd.json", dir);
+    const char *res[] = {path};
+    qk_report_outcome out;
+    free(generate(res, 1, NULL, 0, &out));
+    plots_keep_the_rules(&out, 0);
+    gp_vars g;
+    vars_load("seqlen.vars", &g);
+    cr_expect_eq(num(&g, "n_series"), 10);
+    cr_expect_eq(num(&g, "n_panels"), 2, "ten series in %d panels", num(&g, "n_panels"));
+    vars_free(&g);
+}

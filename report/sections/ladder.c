@@ -9,6 +9,7 @@
 
 #include "report/json.h"
 #include "report/model.h"
+#include "report/style.h"
 
 /* The forward pass at one key: every variant against parse-per-block, the FP32 path below. */
 static void ladder_forward_table(FILE *f, const rp_report *R, const rp_cpu *g, const rp_key *k) {
@@ -194,67 +195,108 @@ static int ladder_group(const rp_report *R, const rp_cpu *g, const rp_key *k) {
     return present >= 2;
 }
 
+/* A panel per (CPU, model,) ISA: the bars of one ISA side by side, at most RP_PANEL_MAX_BARS of
+ * them (more groups than fit make a second panel of that ISA). Time on a scale shared by every
+ * panel (log when the times span more than 20x), speedup on another. */
 static int ladder_data(const rp_report *R) {
-    /* the variants that have a bar somewhere (an all-NaN column stops gnuplot) */
-    const char *vars[64];
-    int nv = 0;
-    for (int v = 0; v < R->n_variants && nv < 64; v++) {
-        int used = 0;
-        for (int c = 0; c < R->n_cpus && !used; c++) {
-            rp_key *k;
-            const int n = rp_collect_keys(&R->cpus[c], "forward", &k);
-            for (int i = 0; i < n && !used; i++)
-                used = ladder_group(R, &R->cpus[c], &k[i]) &&
-                       rp_find_cfg(&R->cpus[c], "forward", R->variants[v], &k[i], NULL);
-            free(k);
-        }
-        if (used) vars[nv++] = R->variants[v];
-    }
-    if (nv == 0) return 0;
-    int rows = 0;
-    double lo_min = INFINITY, hi_max = 0;
     FILE *d = rp_open_out(R, "ladder.dat");
     if (!d) return -1;
-    fprintf(d, "# label, then for each variant: median ms, CI low, CI high, speedup vs "
+    fprintf(d, "# a block per panel (ladder.vars: panel_title); a row per group: label, then for "
+               "each of the panel's variants (its series): median ms, CI low, CI high, speedup vs "
                "parse-per-block, its CI low, CI high (NaN: not measured)\n");
+    rp_plotset ps = {0};
+    int rows = 0, row = 0;
+    double t_min = INFINITY, t_max = 0, s_max = 1;
     for (int c = 0; c < R->n_cpus; c++) {
         const rp_cpu *g = &R->cpus[c];
         rp_key *k;
         const int n = rp_collect_keys(g, "forward", &k);
-        for (int i = 0; i < n; i++) {
-            if (!ladder_group(R, g, &k[i])) continue; /* a sweep point, not a ladder */
-            char label[200];
-            snprintf(label, sizeof label, "%s%s%s%s, %d tok, %d thr%s", rp_plot_prefix(R, g).s,
-                     R->show_model ? k[i].model : "", R->show_model ? " " : "", k[i].isa, k[i].seq,
-                     k[i].threads, strcmp(k[i].act, "token") ? ", act block" : "");
-            rp_gp_string(d, label);
-            const rp_cfg *b = rp_find_cfg(g, "forward", "parse-per-block", &k[i], NULL);
-            for (int v = 0; v < nv; v++) {
-                const rp_cfg *x = rp_find_cfg(g, "forward", vars[v], &k[i], NULL);
-                rp_gp_num(d, x ? x->med : NAN);
-                rp_gp_num(d, x ? x->lo : NAN);
-                rp_gp_num(d, x ? x->hi : NAN);
-                const qk_interval sp = x && b ? rp_speedup_of(x, b, NULL) : qk_interval_point(NAN);
-                rp_gp_num(d, sp.value);
-                rp_gp_num(d, sp.lo);
-                rp_gp_num(d, sp.hi);
-                if (x) lo_min = fmin(lo_min, x->med), hi_max = fmax(hi_max, x->med);
+        int col = 0;
+        for (int a = 0; a < n;) { /* the keys are sorted by ISA first: a run of one ISA */
+            int b = a;
+            while (b < n && !strcmp(k[b].isa, k[a].isa) && !strcmp(k[b].model, k[a].model)) b++;
+            int grp[256], ng = 0, threads = -1, one_thr = 1;
+            for (int i = a; i < b && ng < 256; i++) {
+                if (!ladder_group(R, g, &k[i])) continue; /* a sweep point, not a ladder */
+                grp[ng++] = i;
+                one_thr &= threads < 0 || k[i].threads == threads;
+                threads = k[i].threads;
             }
-            fprintf(d, "\n");
-            rows++;
+            const char *vars[64];
+            int nv = 0;
+            for (int v = 0; v < R->n_variants && nv < 64; v++) {
+                int used = 0;
+                for (int i = 0; i < ng && !used; i++)
+                    used = rp_find_cfg(g, "forward", R->variants[v], &k[grp[i]], NULL) != NULL;
+                if (used) vars[nv++] = R->variants[v];
+            }
+            const int per = nv && RP_PANEL_MAX_BARS / nv > 0 ? RP_PANEL_MAX_BARS / nv : 1;
+            const int chunks = (ng + per - 1) / per;
+            for (int ch = 0; ch < chunks; ch++) {
+                char title[192], part[32] = "";
+                if (chunks > 1) snprintf(part, sizeof part, " (%d of %d)", ch + 1, chunks);
+                char thr[32] = "";
+                if (one_thr)
+                    snprintf(thr, sizeof thr, ", %d thread%s", threads, threads == 1 ? "" : "s");
+                snprintf(title, sizeof title, "%s%s%s%s%s%s", rp_panel_prefix(R, g).s,
+                         R->show_model ? k[a].model : "", R->show_model ? ": " : "", k[a].isa, thr,
+                         part);
+                if (col == 3) col = 0; /* three panels to a row, a CPU starts a row */
+                if (col == 0) row++;
+                rp_panel *p = rp_plotset_panel(&ps, title, row, ++col);
+                for (int v = 0; v < nv; v++)
+                    rp_plotset_series(&ps, R, vars[v], vars[v], k[a].isa, ps.n_p - 1);
+                if (rows) fprintf(d, "\n\n");
+                for (int i = ch * per; i < ng && i < (ch + 1) * per; i++) {
+                    const rp_key *x = &k[grp[i]];
+                    char label[96];
+                    snprintf(label, sizeof label, "%d tokens", x->seq);
+                    if (!one_thr)
+                        snprintf(label + strlen(label), sizeof label - strlen(label), ", %d thr",
+                                 x->threads);
+                    if (strcmp(x->act, "token"))
+                        snprintf(label + strlen(label), sizeof label - strlen(label), ", act %s",
+                                 x->act);
+                    rp_gp_string(d, label);
+                    const rp_cfg *base = rp_find_cfg(g, "forward", "parse-per-block", x, NULL);
+                    for (int v = 0; v < nv; v++) {
+                        const rp_cfg *y = rp_find_cfg(g, "forward", vars[v], x, NULL);
+                        rp_gp_num(d, y ? y->med : NAN);
+                        rp_gp_num(d, y ? y->lo : NAN);
+                        rp_gp_num(d, y ? y->hi : NAN);
+                        const qk_interval sp =
+                            y && base ? rp_speedup_of(y, base, NULL) : qk_interval_point(NAN);
+                        rp_gp_num(d, sp.value);
+                        rp_gp_num(d, sp.lo);
+                        rp_gp_num(d, sp.hi);
+                        if (!y) continue;
+                        t_min = fmin(t_min, isfinite(y->lo) ? y->lo : y->med);
+                        t_max = fmax(t_max, isfinite(y->hi) ? y->hi : y->med);
+                        s_max = fmax(s_max, isfinite(sp.hi) ? sp.hi : sp.value);
+                    }
+                    fprintf(d, "\n");
+                    rows++;
+                    if (p) p->bars += nv;
+                }
+            }
+            a = b;
         }
         free(k);
     }
     fclose(d);
-    FILE *v = rp_open_out(R, "ladder.vars");
-    if (!v) return -1;
-    rp_gp_titles(v, "n_variants", "variant_title", vars, nv);
-    const char *colours[64];
-    for (int i = 0; i < nv; i++) colours[i] = rp_variant_colour(R, vars[i]);
-    rp_gp_strings(v, "variant_colour", colours, nv);
-    fprintf(v, "ladder_log = %d\nladder_rows = %d\n", rows && hi_max / lo_min > 20 ? 1 : 0, rows);
-    fclose(v);
-    return rows;
+    FILE *v = rows ? rp_open_out(R, "ladder.vars") : NULL;
+    if (v) {
+        rp_plotset_legend(&ps, R, 0);
+        rp_plotset_write(v, &ps);
+        const int lg = t_max / t_min > 20;
+        fprintf(v, "ladder_log = %d\n", lg);
+        fprintf(v, "time_lo = %.6g\ntime_hi = %.6g\nspeedup_hi = %.6g\n",
+                lg ? pow(10, floor(log10(t_min))) : 0,
+                lg ? pow(10, ceil(log10(t_max) * 4 + 0.2) / 4) : t_max * 1.1, ceil(s_max * 1.1));
+    }
+    const int failed = ps.failed || (rows && (!v || fclose(v) != 0));
+    rp_plotset_free(&ps);
+    return failed ? -1 : rows;
 }
 
 const rp_section rp_section_ladder = {"ladder", ladder_data, ladder_markdown};

@@ -3,14 +3,17 @@
  * median with its 95% interval, our fastest kernel of the same group, the paired ratio peer / ours
  * ("ours faster by") with its interval, the cosines of the peer's embedding against our FP32 path
  * and that kernel, and how the peer was bound. A peer that could not run says why; results without
- * any peer configuration give a "not measured" paragraph that says what to run. */
+ * any peer configuration give a "not measured" paragraph that says what to run. Its plot (peer.gp)
+ * draws the paired ratio against tokens per pass. */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "report/json.h"
 #include "report/model.h"
+#include "report/style.h"
 
 static void fmt_cos(char *buf, size_t size, double c) {
     if (isfinite(c))
@@ -59,7 +62,6 @@ static void peer_row(FILE *f, json_t *doc, json_t *med) {
 }
 
 static void peer_markdown(FILE *f, const rp_report *R, const qk_report_plot *plot) {
-    (void)plot;
     json_t *const *docs = R->docs; /* this section reads the documents directly */
     const int n_docs = R->n_docs;
     fprintf(f, "## llama.cpp peer\n\n");
@@ -136,6 +138,101 @@ static void peer_markdown(FILE *f, const rp_report *R, const qk_report_plot *plo
         }
         fprintf(f, "\n");
     }
+    if (rows && plot && plot->ok)
+        fprintf(f, "![llama.cpp time / ours against tokens per pass](peer.png)\n\n");
+    else if (rows && plot && plot->has_data)
+        fprintf(f, "*Plot peer.png missing: %s.*\n\n", plot->why);
 }
 
-const rp_section rp_section_peer = {NULL, NULL, peer_markdown};
+/* ---- plot data: peer.dat, peer.vars */
+
+/* Shades of llama.cpp's black and dash types: a look per series, never two alike in a panel. */
+static const char *const shade[] = {"#000000", "#555555", "#999999"};
+static const int dash[] = {1, 2, 4};
+
+/* The paired ratio llama.cpp time / our fastest kernel's against tokens per pass: a series per
+ * (CPU, model, threads, binding) with its 95% intervals, the 1x line marked by the script. */
+static int peer_data(const rp_report *R) {
+    FILE *d = rp_open_out(R, "peer.dat");
+    if (!d) return -1;
+    fprintf(d, "# one block per series (peer.vars: series_block): tokens, llama.cpp time / ours, "
+               "CI low, CI high, our kernel (the fastest of the group)\n");
+    rp_plotset ps = {0};
+    int points = 0, x_lo = 1 << 30, x_hi = 0;
+    double y_hi = 1;
+    for (int c = 0; c < R->n_cpus; c++) {
+        const rp_cpu *g = &R->cpus[c];
+        rp_peer_point *pp;
+        const int n = rp_peer_points(R, g, &pp);
+        int *done = calloc((size_t)n + 1, sizeof *done);
+        for (int i = 0; done && i < n; i++) {
+            if (done[i] || !pp[i].has_cmp) continue;
+            /* the series of pp[i]: same model, threads and binding, sorted by tokens */
+            int idx[64], m = 0;
+            for (int j = i; j < n && m < 64; j++)
+                if (!done[j] && pp[j].has_cmp && pp[j].threads == pp[i].threads &&
+                    !strcmp(pp[j].model, pp[i].model) && !strcmp(pp[j].binding, pp[i].binding))
+                    idx[m++] = j, done[j] = 1;
+            for (int a = 1; a < m; a++)
+                for (int b = a; b > 0 && pp[idx[b - 1]].seq > pp[idx[b]].seq; b--) {
+                    const int t = idx[b];
+                    idx[b] = idx[b - 1], idx[b - 1] = t;
+                }
+            if (!ps.n_p || ps.p[ps.n_p - 1].n == RP_PANEL_MAX_SERIES)
+                rp_plotset_panel(&ps, "", 1, ps.n_p + 1);
+            char t[128];
+            snprintf(t, sizeof t, "%s%s%s%d thread%s%s%s", rp_panel_prefix(R, g).s,
+                     R->show_model ? pp[i].model : "", R->show_model ? ", " : "", pp[i].threads,
+                     pp[i].threads == 1 ? "" : "s", strcmp(pp[i].binding, "compact") ? ", " : "",
+                     strcmp(pp[i].binding, "compact") ? pp[i].binding : "");
+            const int kk = ps.n_p ? ps.p[ps.n_p - 1].n : 0;
+            rp_series *s = rp_plotset_series(&ps, R, t, RP_PEER, "", ps.n_s);
+            if (s) {
+                snprintf(s->look.colour, sizeof s->look.colour, "%s", shade[kk % 3]);
+                s->look.dt = dash[(kk / 3) % 3];
+            }
+            if (ps.n_s > 1) fprintf(d, "\n\n");
+            for (int a = 0; a < m; a++) {
+                const rp_peer_point *x = &pp[idx[a]];
+                char ours[96];
+                qk_rj_short_name(ours, sizeof ours, x->base);
+                fprintf(d, "%d", x->seq);
+                rp_gp_num(d, x->ratio);
+                rp_gp_num(d, x->r_lo);
+                rp_gp_num(d, x->r_hi);
+                fputc(' ', d);
+                rp_gp_string(d, ours);
+                fprintf(d, "\n");
+                points++;
+                if (x->seq < x_lo) x_lo = x->seq;
+                if (x->seq > x_hi) x_hi = x->seq;
+                y_hi = fmax(y_hi, isfinite(x->r_hi) ? x->r_hi : x->ratio);
+            }
+        }
+        free(done);
+        free(pp);
+    }
+    fclose(d);
+    if (!points) {
+        rp_plotset_free(&ps);
+        return 0;
+    }
+    for (int i = 0; i < ps.n_p; i++)
+        snprintf(ps.p[i].title, sizeof ps.p[i].title, "%s",
+                 R->n_cpus == 1 ? R->cpus[0].cpu_model : "several CPUs (A, B, ...)");
+    for (int i = 0; i < ps.n_s; i++)
+        rp_plotset_legend_add(&ps, ps.s[i].title, ps.s[i].look.colour, RP_LEGEND_LINE,
+                              ps.s[i].look.dt, ps.s[i].look.pt, 2);
+    rp_plotset_legend_add(&ps, "1x: as fast as llama.cpp", RP_REF_COLOUR, RP_LEGEND_LINE, 2, -1, 2);
+    FILE *v = rp_open_out(R, "peer.vars");
+    int failed = !v || ps.failed;
+    if (v) {
+        rp_plotset_write(v, &ps);
+        fprintf(v, "x_lo = %d\nx_hi = %d\ny_hi = %.6g\n", x_lo, x_hi, y_hi * 1.3);
+        failed |= fclose(v) != 0;
+    }
+    rp_plotset_free(&ps);
+    return failed ? -1 : points;
+}
+
+const rp_section rp_section_peer = {"peer", peer_data, peer_markdown};

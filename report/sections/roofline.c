@@ -9,6 +9,7 @@
 
 #include "report/json.h"
 #include "report/model.h"
+#include "report/style.h"
 
 /* The int8 peak (GOPS) the roofline file measured for an ISA at a thread count, or NAN. */
 static double roof_peak(json_t *roof, int threads, const char *isa) {
@@ -118,24 +119,23 @@ static void roofline_markdown(FILE *f, const rp_report *R, const qk_report_plot 
 
 /* ---- plot data: roofline_ceilings.dat, roofline_points.dat, roofline.vars */
 
-static const char *isa_colour(const char *isa) {
-    if (!strcmp(isa, "scalar")) return "#8c564b";
-    if (!strcmp(isa, "avx2")) return "#ff7f0e";
-    if (!strcmp(isa, "avx512bw")) return "#e377c2";
-    if (!strcmp(isa, "avx512vnni")) return "#9467bd";
-    return "#17becf";
-}
-static int isa_point(const char *isa, int filled) { /* open / filled gnuplot point types */
-    const int base = !strcmp(isa, "scalar")       ? 4
-                     : !strcmp(isa, "avx2")       ? 6
-                     : !strcmp(isa, "avx512vnni") ? 8
-                                                  : 12;
-    return base + (filled ? 1 : 0);
+/* Writes one ceiling, attainable = min(peak, intensity x bandwidth), as a block. */
+static void ceiling_block(FILE *cd, int *n, double peak, double bw) {
+    if (*n) fprintf(cd, "\n\n");
+    for (int k = 0; k <= 80; k++) {
+        const double ai = pow(10, -2 + 6.0 * k / 80);
+        fprintf(cd, "%.6g %.6g\n", ai, fmin(peak, ai * bw));
+    }
+    (*n)++;
 }
 
-/* ceilings and point series in the plot (the legend's length) */
-#define MAX_SERIES 96
+#define MAX_CEILINGS 96
+#define MAX_ISAS     16
 
+/* A panel per (CPU,) kernel ISA: that ISA's own ceilings (its int8 peak against the DRAM
+ * bandwidth at the most threads, solid; at one thread, dotted; against L2-sized buffers, dashed)
+ * and a series per variant: open points the whole forward pass, filled ones a matmul shape alone.
+ * A panel of more than RP_PANEL_MAX_SERIES variants is split. Axes are shared by every panel. */
 static int roofline_data(const rp_report *R) {
     int any = 0;
     for (int c = 0; c < R->n_cpus; c++) any |= R->cpus[c].roof != NULL;
@@ -146,118 +146,142 @@ static int roofline_data(const rp_report *R) {
         if (pd) fclose(pd);
         return -1;
     }
-    fprintf(cd, "# one block per ceiling (roofline.vars: ceiling_title): intensity (ops/byte), "
+    fprintf(cd, "# one block per ceiling (roofline.vars: ceiling_panel): intensity (ops/byte), "
                 "attainable GOPS = min(peak, intensity x bandwidth)\n");
-    fprintf(pd, "# one block per point series (roofline.vars: point_title): intensity "
-                "(ops/byte), achieved GOPS\n");
-    static rp_str ctb[MAX_SERIES], ptb[MAX_SERIES];
-    const char *ct[MAX_SERIES], *cc[MAX_SERIES], *pt[MAX_SERIES], *pc[MAX_SERIES];
-    int cdt[MAX_SERIES], cw[MAX_SERIES], ppt[MAX_SERIES];
-    int nce = 0, npt = 0;
+    fprintf(pd, "# two blocks per series (roofline.vars: series_block, series_block2): the "
+                "forward-pass points, then the matmul-only points: intensity (ops/byte), "
+                "achieved GOPS (a NaN row: none)\n");
+    rp_plotset ps = {0};
+    int c_panel[MAX_CEILINGS], c_dt[MAX_CEILINGS], c_lw[MAX_CEILINGS], nce = 0, blocks = 0;
+    int row = 0, tmax_all = 0;
     double ai_min = INFINITY, ai_max = 0, g_min = INFINITY, g_max = 0;
     for (int c = 0; c < R->n_cpus; c++) {
         const rp_cpu *g = &R->cpus[c];
         if (!g->roof) continue;
         const int tmax = rp_roof_max_threads(g->roof);
-        const int tl[2] = {tmax, 1};
-        /* DRAM roofs: every peak at the most threads (solid) and at 1 thread (dotted) */
-        for (int ti = 0; ti < (tmax > 1 ? 2 : 1); ti++) {
-            const int t = tl[ti];
-            const double bw = rp_roof_bw(g->roof, t, "dram");
-            if (isnan(bw)) continue;
-            size_t i;
-            json_t *p;
-            json_array_foreach(json_object_get(g->roof, "peaks"), i, p) {
-                if (qk_rj_int(p, "threads") != t || nce >= MAX_SERIES) continue;
-                const double peak = qk_rj_num(p, "gops");
-                if (nce) fprintf(cd, "\n\n");
-                for (int k = 0; k <= 80; k++) {
-                    const double ai = pow(10, -2 + 6.0 * k / 80);
-                    fprintf(cd, "%.6g %.6g\n", ai, fmin(peak, ai * bw));
+        if (tmax > tmax_all) tmax_all = tmax;
+        /* the kernel ISAs with points, in rank order */
+        const char *isas[MAX_ISAS];
+        int ni = 0;
+        for (int j = 0; j < g->n_cfgs; j++) {
+            double ai, gops;
+            if (!roofline_point(&g->cfgs[j], &ai, &gops)) continue;
+            int k = 0;
+            while (k < ni && strcmp(isas[k], g->cfgs[j].isa)) k++;
+            if (k == ni && ni < MAX_ISAS) isas[ni++] = g->cfgs[j].isa;
+        }
+        for (int a = 1; a < ni; a++)
+            for (int b = a; b > 0 && (rp_isa_rank(isas[b - 1]) > rp_isa_rank(isas[b]) ||
+                                      (rp_isa_rank(isas[b - 1]) == rp_isa_rank(isas[b]) &&
+                                       strcmp(isas[b - 1], isas[b]) > 0));
+                 b--) {
+                const char *t = isas[b];
+                isas[b] = isas[b - 1];
+                isas[b - 1] = t;
+            }
+        int col = 0;
+        for (int ii = 0; ii < ni; ii++) {
+            const char *isa = isas[ii];
+            const char *vars[64];
+            int nv = 0;
+            for (int v = 0; v < R->n_variants && nv < 64; v++) {
+                int used = 0;
+                for (int j = 0; j < g->n_cfgs && !used; j++) {
+                    double ai, gops;
+                    used = !strcmp(g->cfgs[j].variant, R->variants[v]) &&
+                           !strcmp(g->cfgs[j].isa, isa) && roofline_point(&g->cfgs[j], &ai, &gops);
                 }
-                snprintf(ctb[nce].s, sizeof ctb[nce].s, "%s%s %.0f GOPS | DRAM %.0f GB/s, %d thr",
-                         rp_plot_prefix(R, g).s, qk_rj_str(p, "isa"), peak, bw, t);
-                ct[nce] = ctb[nce].s;
-                cc[nce] = isa_colour(qk_rj_str(p, "isa"));
-                cdt[nce] = ti ? 3 : 1;
-                cw[nce] = ti ? 1 : 2;
-                nce++;
-                g_max = fmax(g_max, peak);
+                if (used) vars[nv++] = R->variants[v];
             }
-        }
-        /* the L2 roof of the highest peak at the most threads (dashed) */
-        const double l2 = rp_roof_bw(g->roof, tmax, "l2");
-        double best = NAN;
-        const char *best_isa = "";
-        size_t i;
-        json_t *p;
-        json_array_foreach(json_object_get(g->roof, "peaks"), i, p) {
-            if (qk_rj_int(p, "threads") == tmax && !(qk_rj_num(p, "gops") <= best))
-                best = qk_rj_num(p, "gops"), best_isa = qk_rj_str(p, "isa");
-        }
-        if (!isnan(l2) && !isnan(best) && nce < MAX_SERIES) {
-            if (nce) fprintf(cd, "\n\n");
-            for (int k = 0; k <= 80; k++) {
-                const double ai = pow(10, -2 + 6.0 * k / 80);
-                fprintf(cd, "%.6g %.6g\n", ai, fmin(best, ai * l2));
-            }
-            snprintf(ctb[nce].s, sizeof ctb[nce].s, "%s%s %.0f GOPS | L2-sized %.0f GB/s, %d thr",
-                     rp_plot_prefix(R, g).s, best_isa, best, l2, tmax);
-            ct[nce] = ctb[nce].s;
-            cc[nce] = isa_colour(best_isa);
-            cdt[nce] = 2;
-            cw[nce] = 1;
-            nce++;
-        }
-        /* points: a series per (variant, ISA, forward or matmul-only) */
-        for (int vi = 0; vi < R->n_variants; vi++)
-            for (int kind = 0; kind < 2; kind++)
-                for (int rank = 0; rank < 4; rank++) {
-                    int started = 0;
-                    for (int j = 0; j < g->n_cfgs && npt < MAX_SERIES; j++) {
-                        const rp_cfg *x = &g->cfgs[j];
-                        double ai, gops;
-                        if (strcmp(x->variant, R->variants[vi]) ||
-                            strcmp(x->run, kind ? "matmul" : "forward") ||
-                            (rp_isa_rank(x->isa) < 3 ? rp_isa_rank(x->isa) : 3) != rank ||
-                            !roofline_point(x, &ai, &gops))
-                            continue;
-                        if (!started) {
-                            if (npt) fprintf(pd, "\n\n");
-                            snprintf(ptb[npt].s, sizeof ptb[npt].s, "%s%s, %s, %s",
-                                     rp_plot_prefix(R, g).s, R->variants[vi], x->isa,
-                                     kind ? "matmul only" : "forward");
-                            pt[npt] = ptb[npt].s;
-                            pc[npt] = rp_variant_colour(R, R->variants[vi]);
-                            ppt[npt] = isa_point(x->isa, kind);
-                            npt++;
-                            started = 1;
+            const double peak = roof_peak(g->roof, tmax, peak_isa_for(isa));
+            const double peak1 = roof_peak(g->roof, 1, peak_isa_for(isa));
+            const double bw = rp_roof_bw(g->roof, tmax, "dram"),
+                         bw1 = rp_roof_bw(g->roof, 1, "dram");
+            const double l2 = rp_roof_bw(g->roof, tmax, "l2");
+            const int chunks = (nv + RP_PANEL_MAX_SERIES - 1) / RP_PANEL_MAX_SERIES;
+            for (int ch = 0; ch < chunks; ch++) {
+                char title[192], part[32] = "";
+                if (chunks > 1) snprintf(part, sizeof part, " (%d of %d)", ch + 1, chunks);
+                if (isnan(peak) || isnan(bw))
+                    snprintf(title, sizeof title, "%s%s kernels%s (no %s ceiling measured)",
+                             rp_panel_prefix(R, g).s, isa, part, isa);
+                else
+                    snprintf(title, sizeof title,
+                             "%s%s kernels%s\nroof: int8 peak %.0f GOPS, DRAM %.0f GB/s, %d thr",
+                             rp_panel_prefix(R, g).s, isa, part, peak, bw, tmax);
+                if (col == 3) col = 0;
+                if (col == 0) row++;
+                rp_panel *p = rp_plotset_panel(&ps, title, row, ++col);
+                if (!p) continue;
+                const double peaks[3] = {peak, tmax > 1 ? peak1 : NAN, peak};
+                const double bws[3] = {bw, tmax > 1 ? bw1 : NAN, l2};
+                for (int e = 0; e < 3 && nce < MAX_CEILINGS; e++) {
+                    if (isnan(peaks[e]) || isnan(bws[e])) continue;
+                    c_panel[nce] = ps.n_p;
+                    c_dt[nce] = e == 0 ? 1 : e == 1 ? 3 : 2;
+                    c_lw[nce] = e == 0 ? 2 : 1;
+                    ceiling_block(cd, &nce, peaks[e], bws[e]);
+                    g_max = fmax(g_max, peaks[e]);
+                }
+                for (int v = ch * RP_PANEL_MAX_SERIES; v < nv && v < (ch + 1) * RP_PANEL_MAX_SERIES;
+                     v++) {
+                    rp_series *s = rp_plotset_series(&ps, R, vars[v], vars[v], isa, blocks);
+                    if (s) s->block2 = blocks + 1;
+                    for (int kind = 0; kind < 2; kind++) {
+                        if (blocks++) fprintf(pd, "\n\n");
+                        int pts = 0;
+                        for (int j = 0; j < g->n_cfgs; j++) {
+                            const rp_cfg *x = &g->cfgs[j];
+                            double ai, gops;
+                            if (strcmp(x->variant, vars[v]) || strcmp(x->isa, isa) ||
+                                strcmp(x->run, kind ? "matmul" : "forward") ||
+                                !roofline_point(x, &ai, &gops))
+                                continue;
+                            fprintf(pd, "%.6g %.6g\n", ai, gops);
+                            pts++;
+                            ai_min = fmin(ai_min, ai), ai_max = fmax(ai_max, ai);
+                            g_min = fmin(g_min, gops), g_max = fmax(g_max, gops);
                         }
-                        fprintf(pd, "%.6g %.6g\n", ai, gops);
-                        ai_min = fmin(ai_min, ai), ai_max = fmax(ai_max, ai);
-                        g_min = fmin(g_min, gops), g_max = fmax(g_max, gops);
+                        if (!pts) fprintf(pd, "NaN NaN\n");
                     }
                 }
+            }
+        }
     }
     fclose(cd);
     fclose(pd);
+    if (!ps.n_p) {
+        rp_plotset_free(&ps);
+        return 0;
+    }
     FILE *v = rp_open_out(R, "roofline.vars");
-    if (!v) return -1;
-    fprintf(v, "n_ceilings = %d\nn_points = %d\n", nce, npt);
-    rp_gp_strings(v, "ceiling_title", ct, nce);
-    rp_gp_strings(v, "ceiling_colour", cc, nce);
-    rp_gp_ints(v, "ceiling_dt", cdt, nce);
-    rp_gp_ints(v, "ceiling_lw", cw, nce);
-    rp_gp_strings(v, "point_title", pt, npt);
-    rp_gp_strings(v, "point_colour", pc, npt);
-    rp_gp_ints(v, "point_type", ppt, npt);
+    if (!v) {
+        rp_plotset_free(&ps);
+        return -1;
+    }
+    rp_plotset_legend(&ps, R, 0);
+    rp_plotset_legend_add(&ps, "whole forward pass", RP_KEY_GREY, RP_LEGEND_POINT, 1, 6, 2);
+    rp_plotset_legend_add(&ps, "one matmul shape alone", RP_KEY_GREY, RP_LEGEND_POINT, 1, 7, 2);
+    char t[96];
+    snprintf(t, sizeof t, "roof: DRAM bandwidth, %d threads", tmax_all);
+    rp_plotset_legend_add(&ps, t, RP_CEILING_COLOUR, RP_LEGEND_LINE, 1, -1, 2);
+    rp_plotset_legend_add(&ps, "roof: DRAM bandwidth, 1 thread", RP_CEILING_COLOUR, RP_LEGEND_LINE,
+                          3, -1, 1);
+    rp_plotset_legend_add(&ps, "roof: L2-sized buffers", RP_CEILING_COLOUR, RP_LEGEND_LINE, 2, -1,
+                          1);
+    rp_plotset_write(v, &ps);
+    fprintf(v, "n_ceilings = %d\n", nce);
+    rp_gp_ints(v, "ceiling_panel", c_panel, nce);
+    rp_gp_ints(v, "ceiling_dt", c_dt, nce);
+    rp_gp_ints(v, "ceiling_lw", c_lw, nce);
     if (!isfinite(ai_min)) ai_min = 1, ai_max = 100;
     if (!isfinite(g_min)) g_min = 1;
     fprintf(v, "ai_lo = %.6g\nai_hi = %.6g\ngops_lo = %.6g\ngops_hi = %.6g\n",
             pow(10, floor(log10(fmin(ai_min, 1)) - 0.5)), pow(10, ceil(log10(ai_max) + 0.5)),
             pow(10, floor(log10(g_min) - 0.3)), pow(10, ceil(log10(g_max) + 0.3)));
-    fclose(v);
-    return nce || npt ? 1 : 0;
+    const int failed = fclose(v) != 0 || ps.failed;
+    rp_plotset_free(&ps);
+    return failed ? -1 : 1;
 }
 
 const rp_section rp_section_roofline = {"roofline", roofline_data, roofline_markdown};
