@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "harness/fleet/context.h"
+
 #ifndef QK_VERSION
 #define QK_VERSION "unknown"
 #endif
@@ -317,6 +319,9 @@ int qk_results_capture_environment(qk_results *r) {
     double load[3];
     if (getloadavg(load, 3) == 3)
         SET("load_avg", json_pack("[f, f, f]", load[0], load[1], load[2]));
+
+    /* the SLURM job this runs in (null outside one): harness/fleet/context.h */
+    SET("slurm", qk_fleet_slurm_context());
 
     /* placeholders the runner replaces */
     if (!json_object_get(c, "counters"))

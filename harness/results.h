@@ -39,7 +39,8 @@ int qk_results_context_set(qk_results *r, const char *key, json_t *value);
  * Benchmark's records), topology (hwloc counts), kernel (uname), compiler, c_flags, build_type,
  * library_build_type, sanitized, git_commit, qkbench_version, libraries (hwloc, papi, jansson,
  * inih: compiled and loaded versions), cpu_scaling_governor, cpu_scaling_enabled, boost,
- * smt_active, aslr, aslr_enabled, load_avg. What cannot be read is "unknown" (strings) or null
+ * smt_active, aslr, aslr_enabled, load_avg, slurm (the SLURM job, null outside one:
+ * harness/fleet/context.h). What cannot be read is "unknown" (strings) or null
  * (numbers, booleans): that is not a failure. "counters" and "experiment" get placeholders for
  * the runner to replace. -1 only when out of memory. */
 int qk_results_capture_environment(qk_results *r);

@@ -110,8 +110,20 @@ const char *rp_short_variant(const char *v) {
 }
 
 /* A CPU's heading (level ###) when the report has several CPUs; nothing otherwise. */
+rp_str rp_target_name(const rp_cpu *g) {
+    rp_str r;
+    if (g->task >= 0)
+        snprintf(r.s, sizeof r.s, "%s/%d", g->target, g->task);
+    else
+        snprintf(r.s, sizeof r.s, "%s", g->target);
+    return r;
+}
+
 void rp_cpu_heading(FILE *f, const rp_report *R, const rp_cpu *g) {
-    if (R->n_cpus > 1) fprintf(f, "### CPU %s: %s (%s)\n\n", g->label, g->cpu_model, g->host);
+    if (R->n_cpus <= 1) return;
+    fprintf(f, "### CPU %s: %s (%s", g->label, g->cpu_model, g->host);
+    if (*g->target) fprintf(f, ", fleet target %s", rp_target_name(g).s);
+    fprintf(f, ")\n\n");
 }
 
 void rp_not_measured(FILE *f, const char *what, const char *run) {

@@ -67,8 +67,12 @@ static rp_cfg *get_cfg(rp_cpu *g, int doc, json_t *rec, const char *run_name, co
 
 static rp_cpu *group_for(rp_report *R, json_t *ctx) {
     const char *cpu = qk_rj_str(ctx, "cpu_model"), *host = qk_rj_str(ctx, "host_name");
+    json_t *slurm = json_object_get(ctx, "slurm"), *jt = json_object_get(slurm, "array_task_id");
+    const char *target = qk_rj_str(slurm, "fleet_target");
+    const int task = *target && json_is_integer(jt) ? (int)json_integer_value(jt) : -1;
     for (int i = 0; i < R->n_cpus; i++)
-        if (!strcmp(R->cpus[i].cpu_model, cpu) && !strcmp(R->cpus[i].host, host))
+        if (!strcmp(R->cpus[i].cpu_model, cpu) && !strcmp(R->cpus[i].host, host) &&
+            !strcmp(R->cpus[i].target, target) && R->cpus[i].task == task)
             return &R->cpus[i];
     rp_cpu *n = realloc(R->cpus, (size_t)(R->n_cpus + 1) * sizeof *n);
     if (!n) return NULL;
@@ -81,6 +85,8 @@ static rp_cpu *group_for(rp_report *R, json_t *ctx) {
         snprintf(g->label, sizeof g->label, "%d", R->n_cpus + 1);
     g->cpu_model = *cpu ? cpu : "unknown CPU";
     g->host = *host ? host : "unknown host";
+    g->target = target;
+    g->task = task;
     g->ctx = ctx;
     g->accuracy = json_array();
     if (!g->accuracy) return NULL;

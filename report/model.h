@@ -44,10 +44,13 @@ typedef struct {
     int seq, threads;
 } rp_key;
 
-/* The results files of one machine (context.cpu_model + host_name), merged. */
+/* The results files of one machine (context.cpu_model + host_name, and a fleet's target and
+ * array task: two targets, or two tasks, may run on one node), merged. */
 typedef struct {
     char label[12];               /* "A", "B", ... */
     const char *cpu_model, *host; /* borrowed */
+    const char *target;           /* context.slurm.fleet_target: a fleet's target, else "" */
+    int task;                     /* context.slurm.array_task_id with a target, else -1 */
     json_t *ctx;                  /* first file's context */
     int *docs, n_docs;
     rp_cfg *cfgs;
@@ -69,6 +72,7 @@ typedef struct {
     const char **variants; /* every int8 variant seen, seed ones first */
     int n_variants;
     int show_model; /* the inputs have several models: name the model in headings and labels */
+    json_t *not_measured; /* qk_report_generate_fleet's lines, Markdown-safe (a JSON array) */
     qk_report_plot plots[QK_REPORT_MAX_PLOTS];
     int n_plots;
     char *outdir;
@@ -173,6 +177,8 @@ rp_str rp_plot_prefix(const rp_report *R, const rp_cpu *g);  /* "A " when severa
 rp_str rp_panel_prefix(const rp_report *R, const rp_cpu *g); /* "CPU A: " when several */
 const char *rp_short_variant(const char *v);                 /* "parse", "precached", ... */
 
+/* A fleet's target of g, "alpha" or "alpha/1" (array task 1); "" outside a fleet. */
+rp_str rp_target_name(const rp_cpu *g);
 /* A CPU's heading (level ###) when the report has several CPUs; nothing otherwise. */
 void rp_cpu_heading(FILE *f, const rp_report *R, const rp_cpu *g);
 /* "*Not measured in these results: WHAT. Run RUN.*" */

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "report/json.h"
 #include "report/model.h"
 #include "report/style.h"
 
@@ -41,10 +42,16 @@ static void write_markdown(FILE *f, const rp_report *R) {
     fprintf(f, ". It answers the seed story (`../shared/design/seed-story.md` in the project): "
                "each of its claims is shown beside what this run measured.\n\n");
     fprintf(f, "CPUs in this report:\n\n");
-    for (int c = 0; c < R->n_cpus; c++)
-        fprintf(f, "- **%s**: %s (host %s), %d results file%s\n", R->cpus[c].label,
-                R->cpus[c].cpu_model, R->cpus[c].host, R->cpus[c].n_docs,
-                R->cpus[c].n_docs == 1 ? "" : "s");
+    for (int c = 0; c < R->n_cpus; c++) {
+        const rp_cpu *g = &R->cpus[c];
+        fprintf(f, "- **%s**: %s (host %s", g->label, g->cpu_model, g->host);
+        if (*g->target) fprintf(f, ", fleet target %s", rp_target_name(g).s);
+        fprintf(f, "), %d results file%s\n", g->n_docs, g->n_docs == 1 ? "" : "s");
+    }
+    /* a fleet's targets that failed: named here, so a missing column is never silent */
+    for (size_t i = 0; i < json_array_size(R->not_measured); i++)
+        fprintf(f, "- **not measured**: %s\n",
+                json_string_value(json_array_get(R->not_measured, i)));
     fprintf(f, "\n");
     for (int i = 0; i < rp_n_sections; i++) {
         const rp_section *s = rp_sections[i];
@@ -80,6 +87,11 @@ static int write_atomically(const char *dir, const char *md, size_t md_len, char
 }
 
 int qk_report_generate(const qk_report_options *o, qk_report_outcome *out, qk_error *err) {
+    return qk_report_generate_fleet(o, NULL, 0, out, err);
+}
+
+int qk_report_generate_fleet(const qk_report_options *o, const char *const *not_measured,
+                             int n_not_measured, qk_report_outcome *out, qk_error *err) {
     if (out) memset(out, 0, sizeof *out);
     if (!o || o->n_results < 1) return qk_fail(err, "no results file given");
     rp_report R;
@@ -87,6 +99,20 @@ int qk_report_generate(const qk_report_options *o, qk_report_outcome *out, qk_er
     char *md = NULL;
     size_t md_len = 0;
     if (rp_load(&R, o, err)) goto done;
+    /* a fleet's reasons come from job logs: as untrusted as the files */
+    if (!(R.not_measured = json_array())) goto fail_oom;
+    for (int i = 0; i < n_not_measured; i++) {
+        json_t *line = json_string(not_measured[i]);
+        if (!line) { /* a log line need not be UTF-8: its other bytes become '?' */
+            char *ascii = strdup(not_measured[i]);
+            for (char *p = ascii; p && *p; p++)
+                if ((unsigned char)*p >= 0x80) *p = '?';
+            line = ascii ? json_string(ascii) : NULL;
+            free(ascii);
+        }
+        if (json_array_append_new(R.not_measured, line)) goto fail_oom;
+    }
+    qk_rj_sanitize(R.not_measured);
     R.outdir = strdup(o->outdir ? o->outdir : "report/out");
     has_data = calloc((size_t)rp_n_sections, sizeof *has_data);
     if (!R.outdir || !has_data) goto fail_oom;
@@ -129,6 +155,7 @@ fail_oom:
 done:
     free(md);
     free(has_data);
+    json_decref(R.not_measured);
     rp_free(&R);
     return rc;
 }

@@ -66,4 +66,10 @@ typedef struct {
  * read, or DIR not writable). out may be NULL. */
 int qk_report_generate(const qk_report_options *opts, qk_report_outcome *out, qk_error *err);
 
+/* The same, naming also what was to be measured and was not, a line each (a fleet's failed
+ * targets: "bad (nodelist=n1): failed: exit 2: ..."): listed with the CPUs and in the Fleet
+ * section (`qkbench fleet report`). */
+int qk_report_generate_fleet(const qk_report_options *opts, const char *const *not_measured,
+                             int n_not_measured, qk_report_outcome *out, qk_error *err);
+
 #endif

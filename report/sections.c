@@ -9,6 +9,7 @@
 #define RP_SECTIONS(X)                                                                             \
     X(summary)   /* Summary: the seed story and each CPU */                                        \
     X(machine)   /* 1. The machine and the run */                                                  \
+    X(fleet)     /* Fleet: targets, SLURM jobs, what was not measured, node-to-node spread */      \
     X(ladder)    /* 2. The ladder (plot: ladder) */                                                \
     X(amdahl)    /* 3. Amdahl, measured */                                                         \
     X(memory)    /* 4. Memory */                                                                   \

@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
+# SLURM and munge for the fleet test (test_fleet skips without them)
+scripts/deps-slurm.sh
 # the llama.cpp peer's tests run when it is installed (its headers are needed at configure time)
 scripts/install-peer.sh || echo "tests: llama.cpp peer not installed: its tests will skip" >&2
 jobs=$(nproc)

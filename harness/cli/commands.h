@@ -15,5 +15,6 @@ int qk_cmd_roofline(int argc, char **argv);
 int qk_cmd_run(int argc, char **argv);
 int qk_cmd_report(int argc, char **argv);
 int qk_cmd_compare(int argc, char **argv);
+int qk_cmd_fleet(int argc, char **argv);
 
 #endif

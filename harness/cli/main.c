@@ -22,6 +22,7 @@ static const command commands[] = {
      qk_cmd_roofline},
     {"report", "REPORT.md + gnuplot plots from result files (one column per CPU)", qk_cmd_report},
     {"tokenize", "text -> token ids with a model's tokenizer", qk_cmd_tokenize},
+    {"fleet", "one experiment on many CPUs through SLURM, merged into one report", qk_cmd_fleet},
 };
 
 static void usage(FILE *f) {

@@ -1,5 +1,6 @@
 /* REPORT.md section 1, "The machine and the run": per CPU, its topology, caches, SIMD flags,
- * compiler, counters and load, then one row per results file (experiment, model, repetitions,
+ * compiler, counters and load, the SLURM job (node, partition, CPU mask checked against the
+ * pool's PUs) when there was one, then one row per results file (experiment, model, repetitions,
  * complete or interrupted, date). */
 #include <jansson.h>
 #include <math.h>
@@ -18,6 +19,29 @@ static const char *ctx_counters(json_t *ctx, char *buf, size_t size) {
     else
         snprintf(buf, size, "unavailable: %s", qk_rj_str(c, "reason"));
     return buf;
+}
+
+/* The SLURM job the first file was measured in (context.slurm), when it was. */
+static void slurm_rows(FILE *f, json_t *ctx) {
+    json_t *s = json_object_get(ctx, "slurm");
+    if (!json_is_object(s)) return;
+    fprintf(f, "| SLURM job | %s", qk_rj_str(s, "job_id"));
+    if (*qk_rj_str(s, "array_job_id"))
+        fprintf(f, " (array %s, task %d)", qk_rj_str(s, "array_job_id"),
+                qk_rj_int(s, "array_task_id"));
+    fprintf(f, " on node %s, partition %s", qk_rj_str(s, "node"), qk_rj_str(s, "partition"));
+    if (*qk_rj_str(s, "constraint")) fprintf(f, ", constraint %s", qk_rj_str(s, "constraint"));
+    if (*qk_rj_str(s, "cluster")) fprintf(f, ", cluster %s", qk_rj_str(s, "cluster"));
+    fprintf(f, " |\n");
+    const char *check = qk_rj_str(s, "mask_check");
+    fprintf(f, "| CPU mask | %s", qk_rj_str(s, "cpu_mask"));
+    if (json_is_integer(json_object_get(s, "cpus_on_node")))
+        fprintf(f, " (the job was given %d CPUs)", qk_rj_int(s, "cpus_on_node"));
+    fprintf(f, "; the pool pins %s: %s%s%s |\n", qk_rj_str(s, "pool_pus"),
+            strcmp(check, "ok") ? "**" : "", check, strcmp(check, "ok") ? "**" : "");
+    if (*qk_rj_str(s, "fleet_target"))
+        fprintf(f, "| fleet target | %s (%s) |\n", qk_rj_str(s, "fleet_target"),
+                qk_rj_str(s, "fleet_selector"));
 }
 
 static void machine_markdown(FILE *f, const rp_report *R, const qk_report_plot *plot) {
@@ -86,6 +110,7 @@ static void machine_markdown(FILE *f, const rp_report *R, const qk_report_plot *
                     json_number_value(json_array_get(la, 0)),
                     json_number_value(json_array_get(la, 1)),
                     json_number_value(json_array_get(la, 2)));
+        slurm_rows(f, ctx);
         fprintf(f, "\n| results file | experiment | model | repetitions | warm-ups | quick | "
                    "complete | date |\n|---|---|---|---|---|---|---|---|\n");
         int few = 0;

@@ -27,6 +27,12 @@ static void summary_markdown(FILE *f, const rp_report *R, const qk_report_plot *
     for (int c = 0; c < nc; c++) fprintf(f, "---|");
     fprintf(f, "\n| host | not stated |");
     for (int c = 0; c < nc; c++) fprintf(f, " %s |", R->cpus[c].host);
+    int fleet = 0;
+    for (int c = 0; c < nc; c++) fleet |= *R->cpus[c].target != 0;
+    if (fleet) {
+        fprintf(f, "\n| fleet target | - |");
+        for (int c = 0; c < nc; c++) fprintf(f, " %s |", rp_target_name(&R->cpus[c]).s);
+    }
     fprintf(f, "\n| headline configuration | one forward pass, 10 iterations |");
     for (int c = 0; c < nc; c++) fprintf(f, " %s |", has_h[c] ? rp_fmt_key(R, &h[c]).s : "none");
     const char *rows[] = {"parse-per-block (baseline), ms",
