@@ -45,11 +45,21 @@ int qk_outfile_open(qk_outfile *o, const char *path, qk_error *err) {
     return 0;
 }
 
+int qk_outfile_write(qk_outfile *o, const void *data, size_t len) {
+    if (!o->f) return -1;
+    errno = 0;
+    if (len && fwrite(data, 1, len, o->f) != len) {
+        if (!o->werr) o->werr = errno ? errno : EIO;
+        return -1;
+    }
+    return 0;
+}
+
 int qk_outfile_close(qk_outfile *o, qk_error *err) {
     if (!o->f) return qk_fail(err, "%s: not open", o->path);
     /* the stream's error flag keeps a failed buffered write (ENOSPC, EFBIG) until here */
-    int ok = 1, e = 0;
-    if (fflush(o->f) != 0) ok = 0, e = errno;
+    int ok = !o->werr, e = o->werr;
+    if (ok && fflush(o->f) != 0) ok = 0, e = errno;
     if (ok && ferror(o->f)) ok = 0, e = EIO;
     if (ok && fsync(fileno(o->f)) != 0) ok = 0, e = errno;
     if (fclose(o->f) != 0 && ok) ok = 0, e = errno;
@@ -114,12 +124,7 @@ void qk_outfile_abort(qk_outfile *o) {
 int qk_write_file(const char *path, const void *data, size_t len, int replace, qk_error *err) {
     qk_outfile o;
     if (qk_outfile_open(&o, path, err)) return -1;
-    if (len && fwrite(data, 1, len, o.f) != len) {
-        const int e = errno;
-        qk_outfile_abort(&o);
-        return qk_fail(err, "%s: write failed: %s (the file was left as it was)", path,
-                       strerror(e));
-    }
+    (void)qk_outfile_write(&o, data, len); /* a failure is reported by close */
     return qk_outfile_commit(&o, replace, err);
 }
 

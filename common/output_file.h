@@ -17,10 +17,14 @@ typedef struct {
     FILE *f; /* write the contents here (a stdio stream on the temporary file) */
     char path[4096], tmp[4096];
     int closed; /* flushed, fsync'd and closed: waiting for qk_outfile_rename */
+    int werr;   /* errno of the first failed qk_outfile_write */
 } qk_outfile;
 
 /* Creates the temporary file beside path. */
 int qk_outfile_open(qk_outfile *o, const char *path, qk_error *err);
+/* Writes len bytes to o->f, keeping the errno of a failure for qk_outfile_close (a stream that
+ * failed in fwrite only says "error" later). 0 or -1. */
+int qk_outfile_write(qk_outfile *o, const void *data, size_t len);
 /* Flushes, fsyncs and closes the temporary file; a write error seen by the stream (ENOSPC, EFBIG)
  * is reported here. On failure the temporary is removed. */
 int qk_outfile_close(qk_outfile *o, qk_error *err);

@@ -101,8 +101,10 @@ static void quiet_end(quiet *q, char *said, size_t size) {
     fclose(q->f);
 }
 
-int qk_counters_check_names(const char *const *events, int n_events, char *bad, size_t size) {
+int qk_counters_check_names(const char *const *events, int n_events, char *bad, size_t size,
+                            char *why, size_t why_size) {
     bad[0] = 0;
+    why[0] = 0;
     quiet q;
     char said[256];
     quiet_begin(&q);
@@ -113,7 +115,8 @@ int qk_counters_check_names(const char *const *events, int n_events, char *bad, 
     for (int i = 0; rc == 0 && i < n_events; i++) {
         int code, r = PAPI_event_name_to_code(events[i], &code);
         if (r != PAPI_OK) {
-            snprintf(bad, size, "%s (%s)", events[i], PAPI_strerror(r));
+            snprintf(bad, size, "%s", events[i]);
+            snprintf(why, why_size, "%s", PAPI_strerror(r));
             rc = 1;
         }
     }

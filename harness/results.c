@@ -700,8 +700,8 @@ static int write_pair(qk_results *r, const char *jpath, const char *cpath, int c
     int rc = qk_outfile_open(&jo, jpath, err);
     if (rc == 0 && (rc = qk_outfile_open(&co, cpath, err)) != 0) qk_outfile_abort(&jo);
     if (rc == 0) {
-        if (jlen) (void)fwrite(text, 1, jlen, jo.f); /* errors surface at close */
-        if (clen) (void)fwrite(csv, 1, clen, co.f);
+        (void)qk_outfile_write(&jo, text, jlen); /* errors surface at close */
+        (void)qk_outfile_write(&co, csv, clen);
         if (qk_outfile_close(&jo, err) || qk_outfile_close(&co, err)) {
             qk_outfile_abort(&jo);
             qk_outfile_abort(&co);

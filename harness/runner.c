@@ -47,13 +47,13 @@ qk_run_status qk_run_experiment(const qk_run_options *o, qk_run_outcome *out, qk
     qk_experiment exp;
     if (qk_experiment_parse_file(o->experiment_path, &exp, err)) return QK_RUN_BAD_INPUT;
     if (exp.counters_mode == QK_COUNTERS_LIST) { /* a misspelt event is bad input */
-        char bad[200];
+        char bad[128], why[128];
         if (qk_counters_check_names((const char *const *)exp.counters.v, exp.counters.n, bad,
-                                    sizeof bad) == 1) {
+                                    sizeof bad, why, sizeof why) == 1) {
             qk_fail(err,
-                    "%s:%d: counters: %s is not an event PAPI knows (papi_avail lists the preset "
-                    "events, papi_native_avail the native ones)",
-                    exp.file, exp.counters_line, bad);
+                    "%s:%d: counters: %s is not an event PAPI knows (PAPI: %s; papi_avail lists "
+                    "the preset events, papi_native_avail the native ones)",
+                    exp.file, exp.counters_line, bad, why);
             qk_experiment_free(&exp);
             return QK_RUN_BAD_INPUT;
         }
