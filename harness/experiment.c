@@ -811,9 +811,11 @@ int qk_experiment_expand(const qk_experiment *e, const qk_sweep_universe *u, qk_
         n_threads = k;
     }
     const int has_matmul = (e->runs >> QK_RUN_MATMUL) & 1;
-    if (has_matmul && (!u->shapes || u->n_shapes < 1))
+    if (has_matmul && (!u->shapes || u->n_shapes < 1)) {
+        free(threads);
         return qk_fail(err, "%s:%d: run = matmul, but the model has no matmul shape", f,
                        e->run_line);
+    }
 
     int n_int8 = 0, n_fp32 = 0;
     for (int i = 0; i < e->path.n; i++) e->path.v[i] == QK_PATH_INT8 ? n_int8++ : n_fp32++;

@@ -48,7 +48,11 @@ static void telling_line(FILE *f, char *buf, size_t size) {
         if (strstr(line, "qkbench") || strstr(line, "ASSERT") || strstr(line, "error"))
             snprintf(best, sizeof best, "%s", line);
     }
-    snprintf(buf, size, "%s", best[0] ? best : last);
+    const char *src = best[0] ? best : last;
+    size_t n = strlen(src);
+    if (n >= size) n = size - 1; /* cut, as a message would be */
+    memcpy(buf, src, n);
+    buf[n] = 0;
 }
 
 int qk_run_peer_trial(run_ctx *rc, int threads, int max_seq, int n_vocab, char *why, size_t size) {

@@ -515,7 +515,10 @@ Test(experiment, quick_never_runs_more_repetitions_than_the_full_run) {
     qk_experiment_free(&e);
 }
 
-Test(experiment, fifo_or_directory_as_model_is_refused_at_once, .timeout = 10) {
+/* a FIFO used to block the parser's open forever: the suite's timeout says so */
+TestSuite(experiment_input, .timeout = 30);
+
+Test(experiment_input, fifo_or_directory_as_model_is_refused_at_once) {
     char dir[] = "/tmp/qk-exp-XXXXXX", fifo[64], text[200];
     cr_assert(mkdtemp(dir));
     snprintf(fifo, sizeof fifo, "%s/model.gguf", dir);
@@ -532,7 +535,7 @@ Test(experiment, fifo_or_directory_as_model_is_refused_at_once, .timeout = 10) {
     rmdir(dir);
 }
 
-Test(experiment, directory_or_fifo_as_experiment_file, .timeout = 10) {
+Test(experiment_input, directory_or_fifo_as_experiment_file) {
     char dir[] = "/tmp/qk-exp-XXXXXX", fifo[64];
     cr_assert(mkdtemp(dir));
     qk_experiment e;

@@ -390,7 +390,7 @@ Test(results, bad_arguments) {
     qk_results_free(r);
 }
 
-Test(results, load_refuses_a_directory_or_a_fifo, .timeout = 10) {
+Test(results, load_refuses_a_directory_or_a_fifo) {
     json_t *doc = NULL;
     qk_error err = {{0}};
     cr_expect_neq(qk_results_load(dir, &doc, &err), 0);

@@ -473,6 +473,23 @@ Test(results_safety, run_refuses_to_overwrite_without_force) {
 
 /* ---------------------------------------------------------------- --force keeps the earlier run */
 
+/* Waits (up to 30 s) until the run started as NAME says on stderr that it starts measuring. */
+static void wait_until_measuring(pid_t pid, const char *name) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s.err", dir, name);
+    const double t0 = now();
+    for (;;) {
+        char *text = read_all(path, NULL);
+        const int started = text && strstr(text, " configurations, ");
+        free(text);
+        if (started) return;
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) cr_assert_fail("exited early (0x%x)", st);
+        if (now() - t0 > 30) cr_assert_fail("the run did not start measuring within 30 s");
+        usleep(20000);
+    }
+}
+
 /* A complete run named `forced`, then a longer --force run of the same name signalled a second
  * after it starts measuring: the first run's JSON and CSV must be there, byte for byte. */
 static void forced_run_signalled(int sig) {
@@ -505,12 +522,7 @@ static void forced_run_signalled(int sig) {
 
     char *forced[] = {"qkbench", "run", long_ini, "-o", out, "--force", NULL};
     pid_t pid = spawn_qkbench("forced", forced);
-    const double t0 = now();
-    while (access(partial, F_OK) != 0 && now() - t0 < 30) { /* measuring has started */
-        if (waitpid(pid, &st, WNOHANG) == pid) cr_assert_fail("exited early (0x%x)", st);
-        usleep(20000);
-    }
-    cr_assert_eq(access(partial, F_OK), 0, "no checkpoint after 30 s");
+    wait_until_measuring(pid, "forced");
     usleep(1000000);
     cr_assert_eq(kill(pid, sig), 0);
     st = wait_for(pid, 30);
@@ -562,20 +574,20 @@ Test(results_safety, interrupt_in_a_group_keeps_its_repetitions) {
                     "false\n");
     char *args[] = {"qkbench", "run", ini, "-o", out, NULL};
     pid_t pid = spawn_qkbench("onegroup", args);
-    const double t0 = now();
-    int st;
-    while (access(partial, F_OK) != 0 && now() - t0 < 30) {
-        if (waitpid(pid, &st, WNOHANG) == pid) cr_assert_fail("exited early (0x%x)", st);
-        usleep(20000);
-    }
+    wait_until_measuring(pid, "onegroup");
     usleep(2000000); /* inside the only group: no group has ended */
+    int st;
     cr_assert_eq(kill(pid, SIGINT), 0);
     st = wait_for(pid, 30);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 130, "status 0x%x", st);
     json_t *doc;
     qk_error err;
-    cr_assert_eq(qk_results_load(partial, &doc, &err), 0, "%s", err.msg);
+    char json[256]; /* the checkpoint; (only an earlier design wrote the incomplete run there) */
+    snprintf(json, sizeof json, "%s/onegroup.json", out);
+    cr_assert_eq(qk_results_load(access(partial, F_OK) == 0 ? partial : json, &doc, &err), 0, "%s",
+                 err.msg);
     cr_expect(json_is_false(json_object_get(doc, "complete")));
+    cr_expect_neq(access(json, F_OK), 0, "an incomplete run wrote onegroup.json");
     int iterations[2] = {0, 0}, aggregates = 0;
     size_t i;
     json_t *b;

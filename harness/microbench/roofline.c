@@ -271,13 +271,13 @@ int qk_roofline_measure(const qk_roofline_options *o, json_t **out, qk_error *er
     for (int i = 0; i < o->n_threads; i++) { /* 0 = all usable cores; each count once */
         const int t = o->threads[i] > 0 ? o->threads[i] : ti->usable_cores;
         if (t > ti->usable_pus) { /* threads taking turns on a PU measure no ceiling */
-            free(threads);
-            qk_topology_close(topo);
             qk_fail(err,
                     "--threads %d: this machine has %d usable PUs (%d cores): a ceiling measured "
                     "with more threads than PUs would be reported for a machine that is not this "
                     "one",
                     t, ti->usable_pus, ti->usable_cores);
+            free(threads);
+            qk_topology_close(topo);
             return 1;
         }
         int dup = 0;
