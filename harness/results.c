@@ -95,6 +95,28 @@ void qk_results_set_noisy_cv(qk_results *r, double cv_threshold) {
     r->noisy_cv = cv_threshold;
 }
 
+json_t *qk_results_string(const char *s) {
+    if (!s) return json_null();
+    const size_t n = strlen(s);
+    if (qk_utf8_invalid_at(s, n) == n) return json_stringn(s, n);
+    /* each byte that does not belong to valid UTF-8 becomes U+FFFD (3 bytes) */
+    char *t = malloc(3 * n + 1);
+    if (!t) return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        const size_t bad = i + qk_utf8_invalid_at(s + i, n - i);
+        memcpy(t + o, s + i, bad - i);
+        o += bad - i;
+        if (bad == n) break;
+        memcpy(t + o, "\xEF\xBF\xBD", 3);
+        o += 3;
+        i = bad + 1;
+    }
+    json_t *j = json_stringn(t, o);
+    free(t);
+    return j;
+}
+
 json_t *qk_results_benchmarks(qk_results *r) {
     return r->benchmarks;
 }
@@ -265,12 +287,12 @@ int qk_results_capture_environment(qk_results *r) {
     SET("date", json_string(buf));
     if (gethostname(buf, sizeof buf - 1) != 0) snprintf(buf, sizeof buf, "unknown");
     buf[sizeof buf - 1] = 0;
-    SET("host_name", json_string(buf));
+    SET("host_name", qk_results_string(buf));
 
     char *model = cpuinfo_value("model name"), *flags = cpuinfo_value("flags");
     char *mhz = cpuinfo_value("cpu MHz");
-    SET("cpu_model", json_string(model ? model : "unknown"));
-    SET("cpu_flags", json_string(flags ? flags : "unknown"));
+    SET("cpu_model", qk_results_string(model ? model : "unknown"));
+    SET("cpu_flags", qk_results_string(flags ? flags : "unknown"));
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     SET("num_cpus", ncpu > 0 ? json_integer(ncpu) : json_null());
     /* Google Benchmark's mhz_per_cpu: the maximum frequency, else what /proc/cpuinfo says now */

@@ -102,6 +102,10 @@ int qk_results_run_finish(qk_results *r, qk_error *err);
  * qk_results_run_begin. */
 const char *qk_results_run_path(const qk_results *r, int partial, int csv);
 
+/* A new JSON string of s (a path, a host name...), each byte that is not valid UTF-8 replaced by
+ * U+FFFD: jansson refuses invalid UTF-8, and a value refused would be lost. NULL s: JSON null. */
+json_t *qk_results_string(const char *s);
+
 /* Read-only access for the runner and tests: the benchmarks array (borrowed). */
 json_t *qk_results_benchmarks(qk_results *r);
 

@@ -29,6 +29,7 @@ typedef struct {
     char skip_reason[600]; /* "skipped: ..." or "failed: ..." */
     int reps_done;         /* repetitions measured (all of them unless the run was stopped) */
     int oversubscribed;    /* more threads than usable PUs */
+    int smt_shared;        /* more threads than usable cores: some share a core (SMT) */
     double *real, *cpu;    /* [reps] seconds */
     long long *counters;   /* [reps][n_events] */
     qk_alloc_stats allocs; /* per pass (the last repetition's) */

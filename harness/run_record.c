@@ -23,6 +23,7 @@ static json_t *entry_json(const run_ctx *rc, const run_entry *e) {
     /* more threads than PUs to run them: the times are of threads taking turns, not of a machine
      * this wide */
     json_object_set_new(j, "oversubscribed", json_boolean(e->oversubscribed));
+    json_object_set_new(j, "smt_shared", json_boolean(e->smt_shared));
     if (c->peer && e->peer_info) json_object_set(j, "peer", e->peer_info);
     if (c->rows) {
         json_object_set_new(j, "op", json_string(c->op));

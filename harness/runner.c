@@ -155,6 +155,7 @@ qk_run_status qk_run_experiment(const qk_run_options *o, qk_run_outcome *out, qk
         if (e->cfg.threads > max_threads) max_threads = e->cfg.threads;
         e->peer_cos_fp32 = e->peer_cos_best = NAN;
         e->oversubscribed = e->cfg.threads > usable_pus;
+        e->smt_shared = e->cfg.threads > qk_topology_get_info(rc.topo)->usable_cores;
         if (e->oversubscribed && (i == 0 || all[i - 1].cfg.threads != e->cfg.threads))
             qk_run_note(&rc,
                         "t:%d: %d threads on %d usable PUs: oversubscribed (threads take turns; "
@@ -240,12 +241,19 @@ qk_run_status qk_run_experiment(const qk_run_options *o, qk_run_outcome *out, qk
     }
     qk_results_capture_environment(res);
     qk_results_set_noisy_cv(res, exp.noisy_cv);
-    qk_results_context_set(res, "experiment",
-                           json_pack("{s:s, s:s, s:s, s:b, s:i, s:i}", "name", exp.name, "file",
-                                     o->experiment_path, "text", exp.text, "quick", o->quick,
-                                     "repetitions", rc.reps, "warmups", rc.warmups));
-    qk_results_context_set(res, "model",
-                           json_pack("{s:s, s:s}", "spec", exp.model, "path", model_path));
+    /* the text is UTF-8 (checked when parsed); paths from the command line or the environment
+     * may not be: they are stored with U+FFFD for what is not, never lost ("experiment": null) */
+    if (qk_results_context_set(res, "experiment",
+                               json_pack("{s:s, s:o, s:s, s:b, s:i, s:i}", "name", exp.name, "file",
+                                         qk_results_string(o->experiment_path), "text", exp.text,
+                                         "quick", o->quick, "repetitions", rc.reps, "warmups",
+                                         rc.warmups)) ||
+        qk_results_context_set(res, "model",
+                               json_pack("{s:o, s:o}", "spec", qk_results_string(exp.model), "path",
+                                         qk_results_string(model_path)))) {
+        qk_fail(err, "out of memory");
+        goto out;
+    }
     qk_results_context_set(res, "topology", qk_topology_to_json(rc.topo));
     qk_results_context_set(res, "counters", qk_counters_to_json(&rc.counters, NULL));
     {

@@ -498,3 +498,13 @@ Test(results, run_files_partial_until_complete) {
     cr_expect_neq(access(partial, F_OK), 0, "the checkpoint outlived the complete files");
     qk_results_free(r);
 }
+
+Test(results, strings_that_are_not_utf8_are_kept) {
+    json_t *j = qk_results_string("caf\xe9 \xc3\xa9 end\xff");
+    cr_assert(json_is_string(j), "the string was lost");
+    cr_expect_str_eq(json_string_value(j), "caf\xef\xbf\xbd \xc3\xa9 end\xef\xbf\xbd");
+    json_decref(j);
+    j = qk_results_string("plain");
+    cr_expect_str_eq(json_string_value(j), "plain");
+    json_decref(j);
+}

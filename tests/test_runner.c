@@ -58,7 +58,11 @@ static const char *experiment(const char *name, const char *model_path, const ch
     snprintf(path, sizeof path, "%s/%s.ini", dir, name);
     FILE *f = fopen(path, "w");
     cr_assert(f);
-    fprintf(f, "[experiment]\nname = %s\nmodel = %s\n%s", name, model_path, body);
+    /* the name key only when it is a valid name (a file name need not be) */
+    int plain = 1;
+    for (const char *c = name; *c; c++) plain &= (unsigned char)*c < 0x80;
+    fprintf(f, "[experiment]\nname = %s\nmodel = %s\n%s", plain ? name : "latin1", model_path,
+            body);
     cr_assert_eq(fclose(f), 0);
     return path;
 }
@@ -121,6 +125,8 @@ Test(runner, more_threads_than_pus_are_recorded_as_oversubscribed) {
         cr_assert(json_is_boolean(o), "%s: no oversubscribed field",
                   json_string_value(json_object_get(b, "name")));
         cr_expect_eq(json_is_true(o), t > usable_pus(), "threads %d", (int)t);
+        cr_expect_eq(json_is_true(json_object_get(b, "smt_shared")), t > usable_cores(),
+                     "threads %d", (int)t);
         seen[t > 1]++;
     }
     cr_expect(seen[0] > 0 && seen[1] > 0);
@@ -246,4 +252,23 @@ Test(runner, unknown_counter_event_is_bad_input) {
     char out[192];
     snprintf(out, sizeof out, "%s/out/papi.partial.json", dir);
     cr_expect_neq(access(out, F_OK), 0, "something ran");
+}
+
+Test(runner, a_latin1_path_keeps_the_experiment_in_the_results) {
+    /* the file's text is UTF-8, its name is not: stored with U+FFFD, never "experiment": null */
+    const char body[] = "[sweep]\nkernels = zero-copy\nisas = scalar\nseq_len = 4\n"
+                        "[measure]\nrepetitions = 1\nwarmups = 0\ncounters = none\n"
+                        "accuracy = false\n";
+    qk_error err = {{0}};
+    cr_assert_eq(run(experiment("caf\xe9", model, body), 0, &err), QK_RUN_COMPLETE, "%s", err.msg);
+    char path[256];
+    snprintf(path, sizeof path, "%s/out/latin1.json", dir);
+    json_t *doc;
+    cr_assert_eq(qk_results_load(path, &doc, &err), 0, "%s", err.msg);
+    json_t *e = json_object_get(json_object_get(doc, "context"), "experiment");
+    cr_assert(json_is_object(e), "the experiment is missing from the results");
+    const char *file = json_string_value(json_object_get(e, "file"));
+    cr_expect(file && strstr(file, "caf\xef\xbf\xbd.ini"), "file %s", file ? file : "(none)");
+    cr_expect(json_string_value(json_object_get(e, "text")));
+    json_decref(doc);
 }
