@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "harness/refdata.h"
 #include "harness/run_internal.h"
@@ -60,7 +59,7 @@ qk_run_status qk_run_experiment(const qk_run_options *o, qk_run_outcome *out, qk
     }
 
     qk_run_status status = QK_RUN_ERROR;
-    int n_cfg = 0;
+    int n_cfg = 0, finished = 0; /* finished: the complete files were written */
     run_ctx rc = {0};
     qk_config *cfgs = NULL;
     run_entry *all = NULL;
@@ -355,6 +354,7 @@ qk_run_status qk_run_experiment(const qk_run_options *o, qk_run_outcome *out, qk
         status = QK_RUN_ERROR;
         goto out;
     }
+    finished = 1;
     status = failed ? QK_RUN_FAILED : QK_RUN_COMPLETE;
     goto out;
 stopped:
@@ -374,14 +374,13 @@ out:
         out->n_rows = out->rows ? n_cfg : 0;
         out->reps_planned = rc.reps;
         for (int i = 0; i < out->n_rows; i++) qk_run_fill_row(&all[i], exp.noisy_cv, &out->rows[i]);
-        /* where the results are: the complete files, or the checkpoint of a run that stopped */
-        const int partial = status != QK_RUN_COMPLETE && status != QK_RUN_FAILED;
-        int p = partial;
-        if (status == QK_RUN_FAILED && res && access(qk_results_run_path(res, 0, 0), F_OK) != 0)
-            p = 1; /* a run that failed before its end */
+        /* where the results are: the complete files, or the checkpoint of a run that stopped
+         * (never an earlier run's NAME.json) */
         if (res) {
-            snprintf(out->json_path, sizeof out->json_path, "%s", qk_results_run_path(res, p, 0));
-            snprintf(out->csv_path, sizeof out->csv_path, "%s", qk_results_run_path(res, p, 1));
+            snprintf(out->json_path, sizeof out->json_path, "%s",
+                     qk_results_run_path(res, !finished, 0));
+            snprintf(out->csv_path, sizeof out->csv_path, "%s",
+                     qk_results_run_path(res, !finished, 1));
         }
     }
     for (int i = 0; all && i < n_cfg; i++) {
