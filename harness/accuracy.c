@@ -1,6 +1,7 @@
 #include "harness/accuracy.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,18 +33,23 @@ static int embed_refs(const char *model, const qk_gemma_options *opt, const qk_r
     return rc;
 }
 
+static json_t *finite_or_null(double x) {
+    return isfinite(x) ? json_real(x) : json_null();
+}
+
 static json_t *entry(const char *model, const char *variant, const char *isa, const char *act,
                      const char *against, const float *a, const float *b, int n_seq, int dim) {
     double cmin = 1.0, dmax = 0.0;
     for (int s = 0; s < n_seq; s++) {
         double c = qk_cosine(a + (size_t)s * dim, b + (size_t)s * dim, dim);
         double d = qk_max_abs_diff(a + (size_t)s * dim, b + (size_t)s * dim, dim);
-        if (c < cmin) cmin = c;
-        if (d > dmax) dmax = d;
+        if (!(c >= cmin)) cmin = c; /* a NaN is kept, never passed over */
+        if (!(d <= dmax)) dmax = d;
     }
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:f, s:i}", "model", model, "variant", variant,
-                     "isa", isa, "act_scale", act, "against", against, "cosine_min", cmin,
-                     "max_abs_diff", dmax, "sequences", n_seq);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:i}", "model", model, "variant", variant,
+                     "isa", isa, "act_scale", act, "against", against, "cosine_min",
+                     finite_or_null(cmin), "max_abs_diff", finite_or_null(dmax), "sequences",
+                     n_seq);
 }
 
 /* The references as one contiguous array (n_seq x dim). */
@@ -72,6 +78,14 @@ int qk_accuracy_reference(const char *dir, const char *const *variants, int n_va
     if (qk_refdata_read_embeddings(&precise, path, err)) goto done;
     snprintf(path, sizeof path, "%s/tiny-gemma.ref.txt", dir);
     if (qk_refdata_read_embeddings(&ggml, path, err)) goto done;
+    /* both files are compared with the same embeddings, n_seq x dim: one narrower than the other
+     * would be read past its end */
+    if (ggml.n_seq != precise.n_seq || ggml.dim != precise.dim) {
+        qk_fail(err,
+                "%s: %d sequences of %d values, but %s/tiny-gemma.ref-precise.txt has %d of %d",
+                path, ggml.n_seq, ggml.dim, dir, precise.n_seq, precise.dim);
+        goto done;
+    }
     const int n = precise.n_seq, dim = precise.dim;
     const size_t bytes = (size_t)n * (size_t)dim * sizeof(float);
     ref_p = flatten(&precise);
@@ -175,10 +189,14 @@ int qk_footprint_probe(const char *exe, const char *model, const qk_gemma_option
         free(list);
         return qk_fail(err, "pipe: %s", strerror(errno));
     }
+    /* the child's stderr goes to a file of its own: its message becomes this error's, so a
+     * configuration that fails (a non-finite embedding, say) is recorded with the reason */
+    FILE *errf = tmpfile();
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
         dup2(fds[1], 1);
+        if (errf) dup2(fileno(errf), 2);
         close(fds[0]);
         close(fds[1]);
         execv(exe, (char *const *)argv);
@@ -188,6 +206,7 @@ int qk_footprint_probe(const char *exe, const char *model, const qk_gemma_option
     free(list);
     if (pid < 0) {
         close(fds[0]);
+        if (errf) fclose(errf);
         return qk_fail(err, "fork: %s", strerror(errno));
     }
     FILE *f = fdopen(fds[0], "r");
@@ -200,11 +219,29 @@ int qk_footprint_probe(const char *exe, const char *model, const qk_gemma_option
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
+    char said[300] = "", last[300] = "";
+    if (errf) { /* the child's own message ("qkbench embed: ..."), else its last line */
+        char line[512];
+        rewind(errf);
+        while (fgets(line, sizeof line, errf)) {
+            line[strcspn(line, "\r\n")] = 0;
+            if (!strncmp(line, "qkbench embed: ", 15))
+                snprintf(said, sizeof said, "%.290s", line + 15);
+            else if (line[0])
+                snprintf(last, sizeof last, "%.290s", line);
+        }
+        fclose(errf);
+        if (!said[0]) memcpy(said, last, sizeof said);
+    }
     if (!j || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         json_decref(j);
-        return qk_fail(err, "%s embed --json (%s) failed with status %d (its stderr says why)", exe,
+        if (WIFSIGNALED(status))
+            return qk_fail(err, "the probe (%s embed --json, %s) was killed by signal %d%s%s", exe,
+                           opt->kernel ? opt->kernel->variant : "fp32", WTERMSIG(status),
+                           said[0] ? ": " : "", said);
+        return qk_fail(err, "the probe (%s embed --json, %s) failed with status %d%s%s", exe,
                        opt->kernel ? opt->kernel->variant : "fp32",
-                       WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+                       WIFEXITED(status) ? WEXITSTATUS(status) : -1, said[0] ? ": " : "", said);
     }
     json_t *mem = json_object_get(j, "memory");
     json_t *seq = json_array_get(json_object_get(j, "sequences"), 0);

@@ -65,13 +65,86 @@ static int hw_counters(char *why, size_t size) {
     return n < 0 ? 0 : n;
 }
 
+/* PAPI and its components print warnings and errors to stderr on their own; this library prints
+ * nothing, and a run's output is its own. While PAPI sets up, fd 2 goes to a file of its own, and
+ * what PAPI said joins the reason (when it matters) instead of the terminal. */
+typedef struct {
+    int saved;
+    FILE *f;
+} quiet;
+
+static void quiet_begin(quiet *q) {
+    fflush(stderr);
+    q->f = tmpfile();
+    q->saved = q->f ? dup(2) : -1;
+    if (q->saved >= 0 && dup2(fileno(q->f), 2) < 0) {
+        close(q->saved);
+        q->saved = -1;
+    }
+}
+
+/* Ends the capture; said gets PAPI's first non-empty line ("" when it said nothing). */
+static void quiet_end(quiet *q, char *said, size_t size) {
+    fflush(stderr);
+    if (q->saved >= 0) {
+        dup2(q->saved, 2);
+        close(q->saved);
+    }
+    said[0] = 0;
+    if (!q->f) return;
+    char line[256];
+    rewind(q->f);
+    while (!said[0] && fgets(line, sizeof line, q->f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        if (line[0]) snprintf(said, size, "%s", line);
+    }
+    fclose(q->f);
+}
+
+int qk_counters_check_names(const char *const *events, int n_events, char *bad, size_t size,
+                            char *why, size_t why_size) {
+    bad[0] = 0;
+    why[0] = 0;
+    quiet q;
+    char said[256];
+    quiet_begin(&q);
+    int rc = 0;
+    if (!(PAPI_is_initialized() & PAPI_LOW_LEVEL_INITED) &&
+        PAPI_library_init(PAPI_VER_CURRENT) != PAPI_VER_CURRENT)
+        rc = -1; /* cannot tell: qk_counters_init will say why counters are unavailable */
+    for (int i = 0; rc == 0 && i < n_events; i++) {
+        int code, r = PAPI_event_name_to_code(events[i], &code);
+        if (r != PAPI_OK) {
+            snprintf(bad, size, "%s", events[i]);
+            snprintf(why, why_size, "%s", PAPI_strerror(r));
+            rc = 1;
+        }
+    }
+    quiet_end(&q, said, sizeof said);
+    return rc;
+}
+
 static int unavailable(qk_counters *c) {
     c->available = 0;
     c->n_events = 0;
     return 0;
 }
 
+static int init_sets(qk_counters *c, const char *const *events, int n_events, int n_threads,
+                     qk_error *err);
+
 int qk_counters_init(qk_counters *c, const char *const *events, int n_events, int n_threads,
+                     qk_error *err) {
+    quiet q;
+    char said[256];
+    quiet_begin(&q);
+    const int rc = init_sets(c, events, n_events, n_threads, err);
+    quiet_end(&q, said, sizeof said);
+    if (rc == 0 && !c->available && said[0]) reason_add(c, "; PAPI said: %s", said);
+    return rc;
+}
+
+static int init_sets(qk_counters *c, const char *const *events, int n_events, int n_threads,
                      qk_error *err) {
     memset(c, 0, sizeof *c);
     if (!events) {

@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stddef.h>
 
 #include "common/error.h"
 #include "harness/pool.h"
@@ -49,6 +50,14 @@ extern const int qk_counters_default_count;
 
 /* events NULL: the default list. Returns -1 only for bad arguments or no memory; an unusable PAPI
  * gives 0 with c->available == 0. Release with qk_counters_free. */
+/* Whether PAPI knows every name (a preset such as PAPI_TOT_CYC, or a native event), available on
+ * this CPU or not: 0 yes; 1 no, bad gets the first unknown one and why PAPI's word for it; -1 PAPI
+ * cannot say (it does not initialise: qk_counters_init then says why counters are unavailable).
+ * For the experiment check before a run: a misspelt event is bad input, an event this CPU lacks
+ * is not. Nothing is printed (PAPI's own output is captured). */
+int qk_counters_check_names(const char *const *events, int n_events, char *bad, size_t size,
+                            char *why, size_t why_size);
+
 int qk_counters_init(qk_counters *c, const char *const *events, int n_events, int n_threads,
                      qk_error *err);
 /* Frees the arrays. Event sets not released on their threads (qk_counters_release_all) stay in

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/input_file.h"
+
 #define MAX_FILE_BYTES (1 << 20)
 #define MAX_LIST       64
 #define MAX_CONFIGS    100000
@@ -300,6 +302,15 @@ static int parse_model(parse_state *st, const char *v) {
         set_error(st, "model: cannot read '%s': %s (give a GGUF path or synthetic:PRESET)", v,
                   strerror(errno));
         return -1;
+    } else {
+        /* a regular file, checked without blocking: a FIFO here would hang the run's open */
+        qk_error ierr;
+        const int fd = qk_input_open(v, "model file", NULL, &ierr);
+        if (fd < 0) {
+            set_error(st, "model: %s (give a GGUF path or synthetic:PRESET)", ierr.msg);
+            return -1;
+        }
+        close(fd);
     }
     return set_string(st, &st->e->model, v);
 }
@@ -556,7 +567,12 @@ static int fill_defaults(parse_state *st) {
         one[i].list->v[0] = one[i].value;
         one[i].list->n = 1;
     }
+    /* --quick never runs more repetitions than the full run: the default quick count (3) is
+     * capped by a smaller repetitions (a larger quick_repetitions written out is an error) */
+    if (!st->key_line[K_QUICK_REPETITIONS] && e->quick_repetitions > e->repetitions)
+        e->quick_repetitions = e->repetitions;
     e->run_line = st->key_line[K_RUN];
+    e->counters_line = st->key_line[K_COUNTERS];
     e->kernels_line = st->key_line[K_KERNELS];
     e->isas_line = st->key_line[K_ISAS];
     e->threads_line = st->key_line[K_THREADS];
@@ -626,6 +642,18 @@ int qk_experiment_parse_string(const char *text, const char *name, qk_experiment
         return qk_fail(err, "%s: out of memory", name);
     }
 
+    /* the text goes into the results as a JSON string, which must be UTF-8: a Latin-1 byte is
+     * refused here, at its line, rather than losing the experiment from the results */
+    const size_t tlen = strlen(text), bad = qk_utf8_invalid_at(text, tlen);
+    if (bad < tlen) {
+        int line, col;
+        qk_text_position(text, tlen, bad, &line, &col);
+        qk_fail(err,
+                "%s:%d: byte 0x%02X (column %d) is not UTF-8: an experiment file is UTF-8 text "
+                "(re-save it as UTF-8)",
+                name, line, (unsigned char)text[bad], col);
+        goto fail;
+    }
     parse_state st = {.e = e, .file = name, .text = text};
     int rc = ini_parse_stream(reader, &st, handler, &st);
     if (rc > 0 && (!st.err_line || rc < st.err_line)) {
@@ -659,27 +687,16 @@ fail:
 
 int qk_experiment_parse_file(const char *path, qk_experiment *out, qk_error *err) {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f) return qk_fail(err, "%s: cannot open experiment file: %s", path, strerror(errno));
-    char *text = malloc(MAX_FILE_BYTES + 1);
-    if (!text) {
-        fclose(f);
-        return qk_fail(err, "%s: out of memory", path);
-    }
-    size_t n = fread(text, 1, MAX_FILE_BYTES + 1, f);
-    int bad = ferror(f);
-    fclose(f);
+    char *text;
+    size_t n;
+    if (qk_input_read(path, "experiment file", MAX_FILE_BYTES, &text, &n, err)) return -1;
     int rc;
-    if (bad)
-        rc = qk_fail(err, "%s: read error", path);
-    else if (n > MAX_FILE_BYTES)
-        rc = qk_fail(err, "%s: larger than %d bytes: not an experiment file", path, MAX_FILE_BYTES);
-    else if (memchr(text, 0, n)) {
-        text[n] = 0;
-        rc = qk_fail(err, "%s:%d: NUL byte in text: not an experiment file", path,
-                     count_lines(text) + 1);
+    const char *nul = memchr(text, 0, n);
+    if (nul) {
+        int line, col;
+        qk_text_position(text, n, (size_t)(nul - text), &line, &col);
+        rc = qk_fail(err, "%s:%d: NUL byte in text: not an experiment file", path, line);
     } else {
-        text[n] = 0;
         rc = qk_experiment_parse_string(text, path, out, err);
     }
     free(text);
@@ -723,6 +740,25 @@ static int add_peer(qk_config *c, const qk_config *base, qk_error *err) {
     return name_config(c, QK_RUN_FORWARD, "llama.cpp", "peer", err);
 }
 
+static int cmp_name(const void *a, const void *b) {
+    return strcmp((*(const qk_config *const *)a)->name, (*(const qk_config *const *)b)->name);
+}
+
+/* Every list is free of duplicates and every dimension is in the name, so names are unique by
+ * construction; this says so loudly if a future dimension is forgotten in name_config. */
+static int check_unique(const qk_config *cfg, int n, qk_error *err) {
+    const qk_config **v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
+    if (!v) return qk_fail(err, "out of memory");
+    for (int i = 0; i < n; i++) v[i] = &cfg[i];
+    qsort(v, (size_t)n, sizeof *v, cmp_name);
+    int rc = 0;
+    for (int i = 1; i < n && !rc; i++)
+        if (!strcmp(v[i]->name, v[i - 1]->name))
+            rc = qk_fail(err, "two configurations of the sweep are both named %s", v[i]->name);
+    free(v);
+    return rc;
+}
+
 int qk_experiment_expand(const qk_experiment *e, const qk_sweep_universe *u, qk_config **out,
                          int *n_out, qk_error *err) {
     static const qk_sweep_universe none;
@@ -760,10 +796,26 @@ int qk_experiment_expand(const qk_experiment *e, const qk_sweep_universe *u, qk_
     if (n_threads < 1)
         return qk_fail(err, "%s:%d: threads = all or max, but the number of CPUs is unknown", f,
                        e->threads_line);
+    /* the thread counts as this machine resolves them, each once: `max, 2` on a 2-core machine
+     * is one count, so no two configurations get one name */
+    int *threads = malloc((size_t)n_threads * sizeof *threads);
+    if (!threads) return qk_fail(err, "%s: out of memory", f);
+    {
+        int k = 0;
+        for (int t = 0; t < n_threads; t++) {
+            const int v = e->threads_all ? t + 1 : e->threads.v[t] == 0 ? u->ncpu : e->threads.v[t];
+            int seen = 0;
+            for (int j = 0; j < k; j++) seen |= threads[j] == v;
+            if (!seen) threads[k++] = v;
+        }
+        n_threads = k;
+    }
     const int has_matmul = (e->runs >> QK_RUN_MATMUL) & 1;
-    if (has_matmul && (!u->shapes || u->n_shapes < 1))
+    if (has_matmul && (!u->shapes || u->n_shapes < 1)) {
+        free(threads);
         return qk_fail(err, "%s:%d: run = matmul, but the model has no matmul shape", f,
                        e->run_line);
+    }
 
     int n_int8 = 0, n_fp32 = 0;
     for (int i = 0; i < e->path.n; i++) e->path.v[i] == QK_PATH_INT8 ? n_int8++ : n_fp32++;
@@ -772,15 +824,22 @@ int qk_experiment_expand(const qk_experiment *e, const qk_sweep_universe *u, qk_
     long long total = 0; /* forward: int8 + fp32 per point; matmul: int8 per point and shape */
     if ((e->runs >> QK_RUN_FORWARD) & 1) total += (int8_point + n_fp32 + e->peer_llama) * points;
     if (has_matmul) total += int8_point * points * u->n_shapes;
-    if (total > MAX_CONFIGS)
+    if (total > MAX_CONFIGS) {
+        free(threads);
         return qk_fail(err, "%s: the sweep has %lld configurations (at most %d)", f, total,
                        MAX_CONFIGS);
-    if (total < 1)
+    }
+    if (total < 1) {
+        free(threads);
         return qk_fail(err, "%s:%d: run = matmul with path = fp32 only: nothing to run", f,
                        e->run_line);
+    }
 
     qk_config *cfg = calloc((size_t)total, sizeof *cfg);
-    if (!cfg) return qk_fail(err, "%s: out of memory", f);
+    if (!cfg) {
+        free(threads);
+        return qk_fail(err, "%s: out of memory", f);
+    }
     int n = 0, group = 0;
     for (int run = QK_RUN_FORWARD; run <= QK_RUN_MATMUL; run++) {
         if (!((e->runs >> run) & 1)) continue;
@@ -792,9 +851,7 @@ int qk_experiment_expand(const qk_experiment *e, const qk_sweep_universe *u, qk_
                         for (int p = 0, peer_done = 0; p < e->path.n; p++) {
                             qk_config base = {
                                 .binding = (qk_binding_policy)e->binding.v[b],
-                                .threads = e->threads_all         ? t + 1
-                                           : e->threads.v[t] == 0 ? u->ncpu
-                                                                  : e->threads.v[t],
+                                .threads = threads[t],
                                 .seq_len = e->seq_len.v[s],
                                 .path = (qk_path)e->path.v[p],
                             };
@@ -840,10 +897,14 @@ int qk_experiment_expand(const qk_experiment *e, const qk_sweep_universe *u, qk_
                             }
                         }
     }
+    free(threads);
+    threads = NULL;
+    if (check_unique(cfg, n, err)) goto fail;
     *out = cfg;
     *n_out = n;
     return 0;
 fail:
+    free(threads);
     free(cfg);
     return qk_fail_prefix(err, "%s", f);
 }

@@ -72,7 +72,7 @@ typedef struct {
     uint64_t seed;   /* seeds token ids, activations and the bootstrap */
 
     /* where these keys were (0 when defaulted), for messages about them after parsing */
-    int run_line, kernels_line, isas_line, threads_line, peer_line;
+    int run_line, kernels_line, isas_line, threads_line, peer_line, counters_line;
 } qk_experiment;
 
 /* Parse the file at path; on error out is left empty (safe to free) and err says "path:line: ...".

@@ -11,8 +11,10 @@
 typedef void (*qk_note_fn)(void *ctx, const char *line);
 
 /* "synthetic:PRESET" -> $QK_MODEL_DIR/PRESET.gguf (default ./models; -gemma3vocab in the name when
- * Gemma 3's tokenizer.json is installed), generated on first use (note, if non-NULL, is told so);
- * any other spec is a path that must be readable. */
+ * Gemma 3's tokenizer.json is installed), generated on first use (note, if non-NULL, is told so)
+ * with a digest of its bytes beside it (PRESET.gguf.sum). A cached file whose bytes do not match
+ * its digest (damaged, truncated, replaced; or no digest: an older cache) is regenerated, and note
+ * says why. Any other spec is a path that must name a regular file (common/input_file.h). */
 int qk_resolve_model(const char *spec, char *path, size_t size, qk_note_fn note, void *note_ctx,
                      qk_error *err);
 

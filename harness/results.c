@@ -1,6 +1,9 @@
 #define _GNU_SOURCE /* renameat2, dl_iterate_phdr, open_memstream */
 #include "harness/results.h"
 
+#include "common/input_file.h"
+#include "common/output_file.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -43,12 +46,18 @@ typedef struct { /* a file this object wrote last: it may replace it again */
     ino_t ino;
 } owned_file;
 
+typedef struct { /* qk_results_run_begin: the run's final files and its checkpoints */
+    char json[PATH_MAX], csv[PATH_MAX], partial_json[PATH_MAX], partial_csv[PATH_MAX];
+    int force, begun, checkpoints;
+} run_files;
+
 struct qk_results {
     json_t *context, *benchmarks, *comparisons;
     json_t *families; /* run name -> family_index (order of first appearance) */
     double noisy_cv;
     owned_file owned[MAX_OWNED];
     int n_owned;
+    run_files run;
 };
 
 static json_t *jreal(double x) {
@@ -86,6 +95,28 @@ int qk_results_context_set(qk_results *r, const char *key, json_t *value) {
 
 void qk_results_set_noisy_cv(qk_results *r, double cv_threshold) {
     r->noisy_cv = cv_threshold;
+}
+
+json_t *qk_results_string(const char *s) {
+    if (!s) return json_null();
+    const size_t n = strlen(s);
+    if (qk_utf8_invalid_at(s, n) == n) return json_stringn(s, n);
+    /* each byte that does not belong to valid UTF-8 becomes U+FFFD (3 bytes) */
+    char *t = malloc(3 * n + 1);
+    if (!t) return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        const size_t bad = i + qk_utf8_invalid_at(s + i, n - i);
+        memcpy(t + o, s + i, bad - i);
+        o += bad - i;
+        if (bad == n) break;
+        memcpy(t + o, "\xEF\xBF\xBD", 3);
+        o += 3;
+        i = bad + 1;
+    }
+    json_t *j = json_stringn(t, o);
+    free(t);
+    return j;
 }
 
 json_t *qk_results_benchmarks(qk_results *r) {
@@ -258,12 +289,12 @@ int qk_results_capture_environment(qk_results *r) {
     SET("date", json_string(buf));
     if (gethostname(buf, sizeof buf - 1) != 0) snprintf(buf, sizeof buf, "unknown");
     buf[sizeof buf - 1] = 0;
-    SET("host_name", json_string(buf));
+    SET("host_name", qk_results_string(buf));
 
     char *model = cpuinfo_value("model name"), *flags = cpuinfo_value("flags");
     char *mhz = cpuinfo_value("cpu MHz");
-    SET("cpu_model", json_string(model ? model : "unknown"));
-    SET("cpu_flags", json_string(flags ? flags : "unknown"));
+    SET("cpu_model", qk_results_string(model ? model : "unknown"));
+    SET("cpu_flags", qk_results_string(flags ? flags : "unknown"));
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     SET("num_cpus", ncpu > 0 ? json_integer(ncpu) : json_null());
     /* Google Benchmark's mhz_per_cpu: the maximum frequency, else what /proc/cpuinfo says now */
@@ -513,89 +544,6 @@ static int mkdir_p(const char *dir, qk_error *err) {
     return 0;
 }
 
-static int owned_index(const qk_results *r, const struct stat *st) {
-    for (int i = 0; i < r->n_owned; i++)
-        if (r->owned[i].dev == st->st_dev && r->owned[i].ino == st->st_ino) return i;
-    return -1;
-}
-
-/* 0 if path may be written: absent, ours, or force. */
-static int check_replace(const qk_results *r, const char *path, int force, qk_error *err) {
-    struct stat st;
-    if (lstat(path, &st) != 0) {
-        if (errno == ENOENT) return 0;
-        return qk_fail(err, "%s: %s", path, strerror(errno));
-    }
-    if (force || owned_index(r, &st) >= 0) return 0;
-    return qk_fail(err, "%s already exists: pass --force to overwrite it, or choose another name",
-                   path);
-}
-
-/* Replaces (or, with no_replace, creates) path with data, via a temporary file in the same folder,
- * fsync and rename. Remembers the new file as ours. */
-static int write_atomic(qk_results *r, const char *path, const char *data, size_t len,
-                        int no_replace, qk_error *err) {
-    char tmp[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    int dir_len = slash ? (int)(slash - path) : 0;
-    if (snprintf(tmp, sizeof tmp, "%.*s%s.%s.tmp.XXXXXX", dir_len, path, slash ? "/" : "",
-                 slash ? slash + 1 : path) >= (int)sizeof tmp)
-        return qk_fail(err, "%s: path too long", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) return qk_fail(err, "%s: cannot create a temporary file: %s", tmp, strerror(errno));
-    int ok = fchmod(fd, 0644) == 0;
-    for (size_t off = 0; ok && off < len;) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0)
-            ok = 0;
-        else
-            off += (size_t)w;
-    }
-    int saved = errno;
-    if (ok && fsync(fd) != 0) ok = 0, saved = errno;
-    if (close(fd) != 0 && ok) ok = 0, saved = errno;
-    if (!ok) {
-        unlink(tmp);
-        return qk_fail(err, "%s: write failed: %s", tmp, strerror(saved));
-    }
-    struct stat old;
-    int had_old = lstat(path, &old) == 0;
-    int rc;
-    if (no_replace) { /* never clobber a file that appeared since the check */
-        rc = renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE);
-        if (rc != 0 && (errno == EINVAL || errno == ENOSYS)) { /* filesystem without it */
-            rc = link(tmp, path);
-            if (rc == 0) unlink(tmp);
-        }
-    } else {
-        rc = rename(tmp, path);
-    }
-    if (rc != 0) {
-        saved = errno;
-        unlink(tmp);
-        if (saved == EEXIST)
-            return qk_fail(err, "%s already exists: pass --force to overwrite it", path);
-        return qk_fail(err, "%s: cannot rename the temporary file into place: %s", path,
-                       strerror(saved));
-    }
-    /* make the rename durable too (best effort) */
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%.*s", slash ? dir_len : 1, slash ? path : ".");
-    int dfd = open(*dir ? dir : "/", O_RDONLY | O_DIRECTORY);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    struct stat st;
-    if (lstat(path, &st) == 0) {
-        int i = had_old ? owned_index(r, &old) : -1;
-        if (i < 0 && r->n_owned < MAX_OWNED) i = r->n_owned++;
-        if (i >= 0) r->owned[i] = (owned_file){st.st_dev, st.st_ino};
-    }
-    return 0;
-}
-
 /* RFC 4180: quote a field holding a comma, quote or line break; double the quotes inside. */
 static void csv_field(FILE *f, const char *s) {
     if (!strpbrk(s, ",\"\r\n")) {
@@ -711,42 +659,177 @@ static char *build_csv(json_t *benchmarks, size_t *len) {
     return buf;
 }
 
+/* A file this object wrote: it may replace it again without force. */
+static int owned_index(const qk_results *r, const struct stat *st) {
+    for (int i = 0; i < r->n_owned; i++)
+        if (r->owned[i].dev == st->st_dev && r->owned[i].ino == st->st_ino) return i;
+    return -1;
+}
+
+static void remember_owned(qk_results *r, const char *path, const struct stat *old, int had_old) {
+    struct stat st;
+    if (lstat(path, &st) != 0) return;
+    int i = had_old ? owned_index(r, old) : -1;
+    if (i < 0 && r->n_owned < MAX_OWNED) i = r->n_owned++;
+    if (i >= 0) r->owned[i] = (owned_file){st.st_dev, st.st_ino};
+}
+
+/* 0 if path may be written: absent, ours, or force. *replace: rename over it. */
+static int check_replace(const qk_results *r, const char *path, int force, int *replace,
+                         qk_error *err) {
+    struct stat st;
+    *replace = 0;
+    if (lstat(path, &st) != 0) {
+        if (errno == ENOENT) return 0;
+        return qk_fail(err, "%s: %s", path, strerror(errno));
+    }
+    if (force || owned_index(r, &st) >= 0) return *replace = 1, 0;
+    return qk_fail(err, "%s already exists: pass --force to overwrite it, or choose another name",
+                   path);
+}
+
+/* The document: the results, complete, and the state (with error, when there is one). */
+static char *serialise(const qk_results *r, int complete, const char *state, const char *error,
+                       size_t *len) {
+    json_t *doc =
+        json_pack("{s:O, s:O, s:O, s:b, s:s}", "context", r->context, "benchmarks", r->benchmarks,
+                  "comparisons", r->comparisons, "complete", complete, "state", state);
+    if (doc && error && *error) json_object_set_new(doc, "error", json_string(error));
+    char *text = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(12)) : NULL;
+    json_decref(doc);
+    if (!text) return NULL;
+    size_t n = strlen(text);
+    char *t = realloc(text, n + 2); /* end with a newline */
+    if (!t) {
+        free(text);
+        return NULL;
+    }
+    t[n++] = '\n';
+    t[n] = 0;
+    *len = n;
+    return t;
+}
+
+/* Writes the JSON and CSV pair: both temporaries are written and fsync'd before either is renamed,
+ * so a failure while writing (a full disk) leaves both targets as they were. */
+static int write_pair(qk_results *r, const char *jpath, const char *cpath, int complete,
+                      const char *state, const char *error, int replace_json, int replace_csv,
+                      qk_error *err) {
+    size_t jlen, clen;
+    char *text = serialise(r, complete, state, error, &jlen);
+    if (!text) return qk_fail(err, "%s: cannot serialise the results (out of memory)", jpath);
+    char *csv = build_csv(r->benchmarks, &clen);
+    if (!csv) {
+        free(text);
+        return qk_fail(err, "%s: cannot build the CSV (out of memory)", cpath);
+    }
+    qk_outfile jo, co;
+    int rc = qk_outfile_open(&jo, jpath, err);
+    if (rc == 0 && (rc = qk_outfile_open(&co, cpath, err)) != 0) qk_outfile_abort(&jo);
+    if (rc == 0) {
+        (void)qk_outfile_write(&jo, text, jlen); /* errors surface at close */
+        (void)qk_outfile_write(&co, csv, clen);
+        if (qk_outfile_close(&jo, err) || qk_outfile_close(&co, err)) {
+            qk_outfile_abort(&jo);
+            qk_outfile_abort(&co);
+            rc = -1;
+        }
+    }
+    free(text);
+    free(csv);
+    if (rc) return -1;
+    struct stat jold, cold;
+    const int had_j = lstat(jpath, &jold) == 0, had_c = lstat(cpath, &cold) == 0;
+    /* the CSV first: a reader that trusts the JSON finds its CSV already in place */
+    if (qk_outfile_rename(&co, replace_csv, err)) {
+        qk_outfile_abort(&jo);
+        return -1;
+    }
+    remember_owned(r, cpath, &cold, had_c);
+    if (qk_outfile_rename(&jo, replace_json, err)) return -1;
+    remember_owned(r, jpath, &jold, had_j);
+    return 0;
+}
+
+static int check_basename(const char *basename, qk_error *err) {
+    if (!basename || !*basename || strchr(basename, '/') || !strcmp(basename, ".") ||
+        !strcmp(basename, ".."))
+        return qk_fail(err, "results name '%s' must be a non-empty file name without '/'",
+                       basename ? basename : "");
+    return 0;
+}
+
 int qk_results_write(qk_results *r, const char *dir, const char *basename, int complete, int force,
                      qk_error *err) {
     if (!dir || !*dir) dir = ".";
-    if (!basename || !*basename || strchr(basename, '/'))
-        return qk_fail(err, "results name '%s' must be a non-empty file name without '/'",
-                       basename ? basename : "");
-    if (mkdir_p(dir, err)) return -1;
+    if (check_basename(basename, err) || mkdir_p(dir, err)) return -1;
     char jpath[PATH_MAX], cpath[PATH_MAX];
     if (snprintf(jpath, sizeof jpath, "%s/%s.json", dir, basename) >= (int)sizeof jpath ||
         snprintf(cpath, sizeof cpath, "%s/%s.csv", dir, basename) >= (int)sizeof cpath)
         return qk_fail(err, "%s/%s: path too long", dir, basename);
     /* check both before writing either */
-    if (check_replace(r, jpath, force, err) || check_replace(r, cpath, force, err)) return -1;
+    int rj, rcsv;
+    if (check_replace(r, jpath, force, &rj, err) || check_replace(r, cpath, force, &rcsv, err))
+        return -1;
+    return write_pair(r, jpath, cpath, complete, complete ? "complete" : "incomplete", NULL, rj,
+                      rcsv, err);
+}
 
-    json_t *doc = json_pack("{s:O, s:O, s:O, s:b}", "context", r->context, "benchmarks",
-                            r->benchmarks, "comparisons", r->comparisons, "complete", complete);
-    char *text = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(12)) : NULL;
-    json_decref(doc);
-    if (!text) return qk_fail(err, "%s: cannot serialise the results (out of memory)", jpath);
-    size_t tlen = strlen(text);
-    text = realloc(text, tlen + 2); /* end with a newline */
-    if (!text) return qk_fail(err, "%s: out of memory", jpath);
-    text[tlen++] = '\n';
-    text[tlen] = 0;
+/* ---------------------------------------------------------------------------------------------
+ * A run's files */
 
-    struct stat st;
-    int rc = write_atomic(r, jpath, text, tlen, !force && lstat(jpath, &st) != 0, err);
-    free(text);
-    if (rc) return -1;
+int qk_results_run_begin(qk_results *r, const char *dir, const char *name, int force,
+                         qk_error *err) {
+    if (!dir || !*dir) dir = ".";
+    if (check_basename(name, err)) return -1;
+    run_files *f = &r->run;
+    memset(f, 0, sizeof *f);
+    const char *const fmt[4] = {"%s/%s.json", "%s/%s.csv", "%s/%s.partial.json",
+                                "%s/%s.partial.csv"};
+    char *const dst[4] = {f->json, f->csv, f->partial_json, f->partial_csv};
+    for (int i = 0; i < 4; i++)
+        if (snprintf(dst[i], sizeof f->json, fmt[i], dir, name) >= (int)sizeof f->json)
+            return qk_fail(err, "%s/%s: path too long", dir, name);
+    if (!force) /* refuse before anything is measured */
+        for (int i = 0; i < 4; i++)
+            if (qk_refuse_existing(dst[i], err)) {
+                if (i >= 2)
+                    return qk_fail(err,
+                                   "%s already exists (the results of a run that did not finish): "
+                                   "pass --force to replace it, or move it away",
+                                   dst[i]);
+                return -1;
+            }
+    if (mkdir_p(dir, err)) return -1;
+    f->force = force;
+    f->begun = 1;
+    return qk_results_run_checkpoint(r, "running", NULL, err);
+}
 
-    size_t clen;
-    char *csv = build_csv(r->benchmarks, &clen);
-    if (!csv) return qk_fail(err, "%s: cannot build the CSV (out of memory)", cpath);
-    rc = write_atomic(r, cpath, csv, clen, !force && lstat(cpath, &st) != 0, err);
-    free(csv);
-    return rc;
+int qk_results_run_checkpoint(qk_results *r, const char *state, const char *error, qk_error *err) {
+    run_files *f = &r->run;
+    if (!f->begun) return qk_fail(err, "results: no run begun");
+    /* the first checkpoint replaces an earlier run's only with force; later ones are ours */
+    const int replace = f->force || f->checkpoints > 0;
+    if (write_pair(r, f->partial_json, f->partial_csv, 0, state, error, replace, replace, err))
+        return -1;
+    f->checkpoints++;
+    return 0;
+}
+
+int qk_results_run_finish(qk_results *r, qk_error *err) {
+    run_files *f = &r->run;
+    if (!f->begun) return qk_fail(err, "results: no run begun");
+    if (write_pair(r, f->json, f->csv, 1, "complete", NULL, f->force, f->force, err)) return -1;
+    unlink(f->partial_json); /* the checkpoint has served */
+    unlink(f->partial_csv);
+    return 0;
+}
+
+const char *qk_results_run_path(const qk_results *r, int partial, int csv) {
+    const run_files *f = &r->run;
+    if (!f->begun) return "";
+    return partial ? (csv ? f->partial_csv : f->partial_json) : (csv ? f->csv : f->json);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -754,8 +837,12 @@ int qk_results_write(qk_results *r, const char *dir, const char *basename, int c
 
 int qk_results_load(const char *path, json_t **out, qk_error *err) {
     *out = NULL;
+    char *text;
+    size_t len;
+    if (qk_input_read(path, "results file", QK_RESULTS_MAX_BYTES, &text, &len, err)) return -1;
     json_error_t je;
-    json_t *doc = json_load_file(path, 0, &je);
+    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    free(text);
     if (!doc) {
         if (je.line < 0) return qk_fail(err, "%s: %s", path, je.text);
         return qk_fail(err, "%s:%d:%d: not valid JSON: %s", path, je.line, je.column, je.text);
@@ -784,5 +871,97 @@ int qk_results_load(const char *path, json_t **out, qk_error *err) {
                        path);
     }
     *out = doc;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Numbers read back, and whether two documents can be compared */
+
+int qk_results_get_number(const json_t *obj, const char *key, double lo, double hi, double *out,
+                          qk_error *err) {
+    const json_t *v = json_object_get(obj, key);
+    if (!v) return qk_fail(err, "'%s' is missing", key);
+    if (!json_is_number(v)) return qk_fail(err, "'%s' is not a number", key);
+    const double x = json_number_value(v);
+    if (!isfinite(x) || x < lo || x > hi)
+        return qk_fail(err, "'%s' = %.17g is outside %g..%g", key, x, lo, hi);
+    *out = x;
+    return 0;
+}
+
+int qk_results_get_int(const json_t *obj, const char *key, long long lo, long long hi,
+                       long long *out, qk_error *err) {
+    const json_t *v = json_object_get(obj, key);
+    if (!v) return qk_fail(err, "'%s' is missing", key);
+    if (json_is_integer(v)) {
+        const json_int_t x = json_integer_value(v);
+        if (x < lo || x > hi)
+            return qk_fail(err, "'%s' = %" JSON_INTEGER_FORMAT " is outside %lld..%lld", key, x, lo,
+                           hi);
+        *out = (long long)x;
+        return 0;
+    }
+    if (!json_is_real(v)) return qk_fail(err, "'%s' is not an integer", key);
+    /* a real is accepted only when it is a whole number in range: compared as doubles first, so
+     * 1e300 or NaN is never converted */
+    const double x = json_real_value(v);
+    if (!isfinite(x) || x != floor(x) || x < (double)lo || x > (double)hi)
+        return qk_fail(err, "'%s' = %.17g is not an integer in %lld..%lld", key, x, lo, hi);
+    *out = (long long)x;
+    return 0;
+}
+
+/* What kind of build a context says it is: "asan" (sanitized), or its build type. */
+static void build_of(const json_t *ctx, char *buf, size_t size) {
+    const json_t *san = json_object_get(ctx, "sanitized");
+    const char *bt = json_string_value(json_object_get(ctx, "build_type"));
+    if (json_is_true(san))
+        snprintf(buf, size, "sanitized (%s)", bt ? bt : "unknown build type");
+    else if (!san || !json_is_boolean(san))
+        snprintf(buf, size, "%s, sanitized unknown", bt ? bt : "unknown build type");
+    else
+        snprintf(buf, size, "%s", bt ? bt : "unknown build type");
+}
+
+void qk_results_describe(const json_t *doc, char *buf, size_t size) {
+    const json_t *ctx = json_object_get(doc, "context");
+    const char *cpu = json_string_value(json_object_get(ctx, "cpu_model"));
+    char build[128];
+    build_of(ctx, build, sizeof build);
+    snprintf(buf, size, "%.200s, %s build%s", cpu ? cpu : "unknown CPU", build,
+             json_is_false(json_object_get(doc, "complete")) ? ", incomplete" : "");
+}
+
+int qk_results_comparable(const json_t *a, const char *name_a, const json_t *b, const char *name_b,
+                          unsigned checks, qk_error *err) {
+    const json_t *ca = json_object_get(a, "context"), *cb = json_object_get(b, "context");
+    if (!json_is_object(ca) || !json_is_object(cb))
+        return qk_fail(err, "%s: no context", json_is_object(ca) ? name_b : name_a);
+    const json_t *va = json_object_get(ca, "json_schema_version");
+    const json_t *vb = json_object_get(cb, "json_schema_version");
+    if (!json_is_integer(va) || !json_is_integer(vb) ||
+        json_integer_value(va) != json_integer_value(vb))
+        return qk_fail(err, "%s and %s have different results schema versions", name_a, name_b);
+    if (checks & QK_RESULTS_SAME_BUILD) {
+        /* a sanitized build's times are several times a release build's: never one table */
+        const json_t *sa = json_object_get(ca, "sanitized"), *sb = json_object_get(cb, "sanitized");
+        const char *ba = json_string_value(json_object_get(ca, "build_type"));
+        const char *bb = json_string_value(json_object_get(cb, "build_type"));
+        if (!json_is_boolean(sa) || !json_is_boolean(sb) || json_is_true(sa) != json_is_true(sb) ||
+            !ba || !bb || strcmp(ba, bb)) {
+            char da[128], db[128];
+            build_of(ca, da, sizeof da);
+            build_of(cb, db, sizeof db);
+            return qk_fail(err, "%s is a %s build, %s a %s build: their times cannot be compared",
+                           name_a, da, name_b, db);
+        }
+    }
+    if (checks & QK_RESULTS_SAME_CPU) {
+        const char *pa = json_string_value(json_object_get(ca, "cpu_model"));
+        const char *pb = json_string_value(json_object_get(cb, "cpu_model"));
+        if (!pa || !pb || !strcmp(pa, "unknown") || strcmp(pa, pb))
+            return qk_fail(err, "%s ran on '%.120s', %s on '%.120s': not the same CPU", name_a,
+                           pa ? pa : "an unknown CPU", name_b, pb ? pb : "an unknown CPU");
+    }
     return 0;
 }

@@ -8,15 +8,26 @@
  *                  "aggregate", aggregate_name median/mean/stddev/cv/min/ci_lo/ci_hi), times in ms;
  *                  configurations that could not run: error_occurred true + error_message;
  *   "comparisons": paired ratios (a configuration vs its baseline) with their intervals;
- *   "complete":    false while the run is in progress or when it was interrupted.
- * Writes go to a temporary file in the target folder, fsync'd, then renamed over the target, so a
- * reader sees the previous complete file or the new one, never a torn one. Nothing here handles
- * signals or prints: the runner writes between configurations (e.g. after a SIGINT flag is seen).
- */
+ *   "complete":    true only when every configuration of the run was measured (or skipped or
+ *                  failed, with the reason);
+ *   "state":       "complete"; or, in a run's checkpoint (below), "running" (a run in progress,
+ *                  or one that was killed or crashed), "interrupted" (SIGINT/SIGTERM), "failed" (a
+ *                  run-time failure stopped it: "error" says which), "write_failed" (every
+ *                  measurement was made but the final files could not be written: "error").
+ * Writes go to temporary files in the target folder, fsync'd, then renamed over the targets
+ * (common/output_file.h), so a reader sees the previous file or the new one, never a torn one.
+ *
+ * A run's files: DIR/NAME.json and NAME.csv only ever hold a complete run. While the run is in
+ * progress, and when it stops before its end, its results are in DIR/NAME.partial.json and
+ * NAME.partial.csv (complete: false, state above), rewritten at every checkpoint; the final write
+ * replaces NAME.json/.csv (an earlier complete run's stays until then) and removes the partial
+ * files. Nothing here handles signals or prints: the runner checkpoints between repetitions' groups
+ * and when it stops. */
 #ifndef QK_HARNESS_RESULTS_H
 #define QK_HARNESS_RESULTS_H
 
 #include <jansson.h>
+#include <stddef.h>
 
 #include "common/error.h"
 #include "harness/measure.h"
@@ -76,11 +87,58 @@ int qk_results_add_comparison(qk_results *r, const char *name, const char *basel
 int qk_results_write(qk_results *r, const char *dir, const char *basename, int complete, int force,
                      qk_error *err);
 
+/* A run's files (see the top of this file): refuses, unless force, when NAME.json, NAME.csv or a
+ * partial pair of an unfinished run exists; creates DIR; writes the first checkpoint (state
+ * "running"), so an unwritable folder is found before anything is measured. */
+int qk_results_run_begin(qk_results *r, const char *dir, const char *name, int force,
+                         qk_error *err);
+/* Rewrites NAME.partial.json/.csv with state ("running", "interrupted", "failed",
+ * "write_failed") and error (may be NULL) at the top level. */
+int qk_results_run_checkpoint(qk_results *r, const char *state, const char *error, qk_error *err);
+/* Writes NAME.json/.csv (complete: true, state "complete"), replacing earlier ones only when the
+ * run was begun with force, then removes the partial pair. On failure the earlier files and the
+ * last checkpoint are as they were. */
+int qk_results_run_finish(qk_results *r, qk_error *err);
+/* The path of the run's final (partial = 0) or partial JSON (csv = 0) or CSV file; "" before
+ * qk_results_run_begin. */
+const char *qk_results_run_path(const qk_results *r, int partial, int csv);
+
+/* A new JSON string of s (a path, a host name...), each byte that is not valid UTF-8 replaced by
+ * U+FFFD: jansson refuses invalid UTF-8, and a value refused would be lost. NULL s: JSON null. */
+json_t *qk_results_string(const char *s);
+
 /* Read-only access for the runner and tests: the benchmarks array (borrowed). */
 json_t *qk_results_benchmarks(qk_results *r);
 
-/* Loads a results file; checks it is a qkbench results file of QK_RESULTS_SCHEMA_VERSION. On
- * success *out is a new reference to the whole document. */
+/* The largest results file read (qk_results_load). */
+#define QK_RESULTS_MAX_BYTES ((size_t)1 << 30)
+
+/* Loads a results file (a regular file of at most QK_RESULTS_MAX_BYTES, JSON without duplicate
+ * keys); checks it is a qkbench results file of QK_RESULTS_SCHEMA_VERSION. On success *out is a new
+ * reference to the whole document. */
 int qk_results_load(const char *path, json_t **out, qk_error *err);
+
+/* Range-checked reads of numbers from a loaded document (a record, the context...): the value of
+ * key must be a finite number in [lo, hi]; get_int also takes a real when it is a whole number in
+ * range (checked as a double before any conversion, so 1e300 or NaN never reaches an int). 0, or -1
+ * with "'KEY' = V is outside LO..HI" (or missing, not a number). */
+int qk_results_get_number(const json_t *obj, const char *key, double lo, double hi, double *out,
+                          qk_error *err);
+int qk_results_get_int(const json_t *obj, const char *key, long long lo, long long hi,
+                       long long *out, qk_error *err);
+
+/* What may differ between two documents that are compared (qk_results_comparable's checks). */
+#define QK_RESULTS_SAME_BUILD 1u /* the same build type, both sanitized or neither */
+#define QK_RESULTS_SAME_CPU   2u /* the same context.cpu_model (known) */
+
+/* 0 when documents a and b (loaded by qk_results_load; names for the message) can be put in one
+ * comparison: always the same results schema version, plus the checks asked for. Else -1 and err
+ * says why: "A is a sanitized (RelWithDebInfo) build, B a Release build: their times cannot be
+ * compared", "A ran on 'X', B on 'Y': not the same CPU". For `compare` (both checks) and `report`
+ * (the build; CPUs become columns). */
+int qk_results_comparable(const json_t *a, const char *name_a, const json_t *b, const char *name_b,
+                          unsigned checks, qk_error *err);
+/* "CPU MODEL, BUILD build[, incomplete]" for a column heading. */
+void qk_results_describe(const json_t *doc, char *buf, size_t size);
 
 #endif

@@ -178,11 +178,36 @@ static void progress(const run_ctx *rc, double done, double total, const char *n
     o->progress(o->ctx, &p);
 }
 
-/* The peer failing is not our failure: it is recorded as skipped, and the group goes on. */
-static void peer_failed(const run_ctx *rc, run_entry *e, const qk_error *err) {
+void qk_run_fail_entry(const run_ctx *rc, run_entry *e, const char *why) {
     e->skipped = 1;
-    snprintf(e->skip_reason, sizeof e->skip_reason, "skipped: %s", err->msg);
-    qk_run_note(rc, "%s: %s", e->cfg.name, err->msg);
+    e->failed = 1;
+    e->reps_done = 0;
+    snprintf(e->skip_reason, sizeof e->skip_reason, "failed: %s", why);
+    qk_run_note(rc, "%s: failed: %s", e->cfg.name, why);
+    qk_run_release_entry(e); /* its memory goes now; the reason stays for the results */
+}
+
+/* 1 when the pass just made left finite values only: a forward pass checks its own embedding
+ * (qk_gemma_embed fails otherwise, saying where); a matmul's outputs and the peer's embedding are
+ * checked here, outside the timed region. */
+static int output_finite(const run_entry *e, char *why, size_t size) {
+    const float *v = NULL;
+    size_t n = 0;
+    if (e->cfg.peer) {
+        v = e->embedding;
+        n = (size_t)qk_peer_llama_dim(e->peer);
+    } else if (e->cfg.rows) {
+        v = e->dst;
+        n = (size_t)e->cfg.seq_len * (size_t)e->weight->rows;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) {
+            snprintf(why, size, "non-finite value %g in the output (element %zu of %zu)%s",
+                     (double)v[i], i, n,
+                     e->cfg.peer ? " of llama.cpp's embedding" : " of the matmul");
+            return 0;
+        }
+    return 1;
 }
 
 int qk_run_measure_group(run_ctx *rc, run_entry *g, int n, int done, int total, double started,
@@ -194,13 +219,11 @@ int qk_run_measure_group(run_ctx *rc, run_entry *g, int n, int done, int total, 
     rc->cur_pool = pool;
     for (int i = 0; i < n; i++) {
         if (g[i].skipped) continue;
-        const int src = setup_entry(rc, &g[i], err);
-        if (src && g[i].cfg.peer) {
-            peer_failed(rc, &g[i], err);
-            qk_run_release_entry(&g[i]);
+        g[i].reps_done = 0;
+        if (setup_entry(rc, &g[i], err)) { /* this configuration's failure, not the run's */
+            qk_run_fail_entry(rc, &g[i], err->msg);
             continue;
         }
-        if (src) return qk_fail_prefix(err, "%s", g[i].cfg.name);
         g[i].real = calloc((size_t)reps, sizeof(double));
         g[i].cpu = calloc((size_t)reps, sizeof(double));
         g[i].counters = calloc((size_t)reps * (rc->counters.n_events + 1), sizeof(long long));
@@ -208,13 +231,16 @@ int qk_run_measure_group(run_ctx *rc, run_entry *g, int n, int done, int total, 
         if (!g[i].real || !g[i].cpu || !g[i].counters || (g[i].cfg.peer && !g[i].decode))
             return qk_fail(err, "out of memory");
     }
+    char why[300];
     /* warm-ups (discarded): page in the weights, warm caches and the pool */
     for (int w = 0; w < rc->warmups && !qk_run_stopped(rc); w++)
-        for (int i = 0; i < n; i++)
-            if (!g[i].skipped && run_once(rc, &g[i], &ex, err)) {
-                if (!g[i].cfg.peer) return -1;
-                peer_failed(rc, &g[i], err);
-            }
+        for (int i = 0; i < n && !qk_run_stopped(rc); i++) {
+            if (g[i].skipped) continue;
+            if (run_once(rc, &g[i], &ex, err))
+                qk_run_fail_entry(rc, &g[i], err->msg);
+            else if (!output_finite(&g[i], why, sizeof why))
+                qk_run_fail_entry(rc, &g[i], why);
+        }
     int *order = malloc((size_t)n * sizeof *order);
     if (!order) return qk_fail(err, "out of memory");
     for (int r = 0; r < reps && !qk_run_stopped(rc); r++) {
@@ -240,21 +266,28 @@ int qk_run_measure_group(run_ctx *rc, run_entry *g, int n, int done, int total, 
                 free(order);
                 return -1;
             }
-            if (rcode && e->cfg.peer) {
-                peer_failed(rc, e, err);
+            if (rcode) {
+                qk_run_fail_entry(rc, e, err->msg);
                 continue;
             }
-            if (rcode) {
-                free(order);
-                return qk_fail_prefix(err, "%s", e->cfg.name);
+            if (!output_finite(e, why, sizeof why)) {
+                qk_run_fail_entry(rc, e, why);
+                continue;
             }
             e->real[r] = t1 - t0;
             e->cpu[r] = c1 - c0;
             if (e->decode) e->decode[r] = e->decode_s;
+            e->reps_done = r + 1;
         }
     }
     free(order);
-    if (qk_run_stopped(rc)) return 1;
+    if (qk_run_stopped(rc)) { /* keep what was measured: statistics over the repetitions made */
+        for (int i = 0; i < n; i++)
+            if (!g[i].skipped && g[i].reps_done > 0)
+                qk_stats_compute(g[i].real, g[i].reps_done, rc->exp->seed + (uint64_t)i,
+                                 &g[i].stats);
+        return 1;
+    }
     progress(rc, done + n, total, g[n - 1].cfg.name, reps, reps, started, 1);
     /* per-operation profile: separate passes, so the timed ones carry no clock reads */
     if (rc->exp->profile) {

@@ -24,8 +24,12 @@ typedef struct {
     qk_config cfg;
     const qk_kernel *kernel; /* NULL: FP32 path */
     qk_gemma_model *model;
-    int skipped;
-    char skip_reason[600];
+    int skipped;           /* not measured (or not to the end): skip_reason says why */
+    int failed;            /* ... because it failed (skip_reason "failed: ..."), not by choice */
+    char skip_reason[600]; /* "skipped: ..." or "failed: ..." */
+    int reps_done;         /* repetitions measured (all of them unless the run was stopped) */
+    int oversubscribed;    /* more threads than usable PUs */
+    int smt_shared;        /* more threads than usable cores: some share a core (SMT) */
     double *real, *cpu;    /* [reps] seconds */
     long long *counters;   /* [reps][n_events] */
     qk_alloc_stats allocs; /* per pass (the last repetition's) */
@@ -88,12 +92,18 @@ void qk_run_release_entry(run_entry *e);
 /* Multiply-accumulates and matmul weight bytes of one pass (the entry's model must be loaded). */
 double qk_run_pass_macs(const run_entry *e);
 double qk_run_pass_weight_bytes(const run_entry *e);
+/* Marks e as failed (not measured further): "failed: " + why; tells the observer. */
+void qk_run_fail_entry(const run_ctx *rc, run_entry *e, const char *why);
 /* Sets up, warms up and measures the group g[0..n) (interleaved repetitions), then its profiles.
- * done/total/started: the run's progress. 0 measured, 1 stopped, -1 failed (err). */
+ * A configuration that fails (its setup, a pass, a non-finite output) is marked failed and the
+ * others go on. done/total/started: the run's progress. 0 measured, 1 stopped (each entry has its
+ * reps_done and statistics over them), -1 a failure of the run itself (err). */
 int qk_run_measure_group(run_ctx *rc, run_entry *g, int n, int done, int total, double started,
                          qk_error *err);
 
 /* run_record.c */
+/* e's records: its reps_done repetitions (of reps planned) and their aggregates, or the reason it
+ * was not measured. */
 void qk_run_add_entry_results(run_ctx *rc, qk_results *res, run_entry *e, int reps);
 /* Each configuration against its group's baseline (the experiment's first kernel on the same ISA
  * and activation scheme), as the paired time ratio per round. */
@@ -108,6 +118,11 @@ int qk_run_probe_forward(run_ctx *rc, run_entry *all, int n, int n_vocab, json_t
                          qk_error *err);
 
 /* run_peer.c */
+/* Opens the peer and embeds once in a child process first (threads, max_seq: the largest of the
+ * run's peer configurations), so an abort inside llama.cpp (GGML_ASSERT) costs the child, not the
+ * run. 0 when the child succeeded; else -1 and why says how it failed ("killed by SIGABRT: ...").
+ */
+int qk_run_peer_trial(run_ctx *rc, int threads, int max_seq, int n_vocab, char *why, size_t size);
 int qk_run_setup_peer(run_ctx *rc, run_entry *e, qk_error *err);
 /* After a group with the peer was measured: its accuracy and its paired ratio against the group's
  * fastest int8 kernel. */

@@ -1,10 +1,14 @@
 /* The llama.cpp peer inside a run: opened on the PUs of the group's pool, and after its group its
  * accuracy (against our FP32 path and the group's fastest kernel) and its paired ratio. */
+#include <errno.h>
 #include <hwloc.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "harness/run_internal.h"
 
@@ -28,6 +32,74 @@ static int pool_cpus(const run_ctx *rc, const qk_pool *pool, qk_binding_policy b
     hwloc_bitmap_free(bm);
     (void)rc;
     return n;
+}
+
+/* The line of a child's stderr that says most: the last one from qkbench or naming an assertion,
+ * else the last non-empty one. */
+static void telling_line(FILE *f, char *buf, size_t size) {
+    buf[0] = 0;
+    if (!f) return;
+    rewind(f);
+    char line[512], best[512] = "", last[512] = "";
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        if (!line[0]) continue;
+        snprintf(last, sizeof last, "%s", line);
+        if (strstr(line, "qkbench") || strstr(line, "ASSERT") || strstr(line, "error"))
+            snprintf(best, sizeof best, "%s", line);
+    }
+    const char *src = best[0] ? best : last;
+    size_t n = strlen(src);
+    if (n >= size) n = size - 1; /* cut, as a message would be */
+    memcpy(buf, src, n);
+    buf[n] = 0;
+}
+
+int qk_run_peer_trial(run_ctx *rc, int threads, int max_seq, int n_vocab, char *why, size_t size) {
+    int32_t *tokens = malloc((size_t)max_seq * sizeof *tokens);
+    if (!tokens) return snprintf(why, size, "peer llama.cpp: out of memory"), -1;
+    qk_run_make_tokens(tokens, max_seq, n_vocab, rc->exp->seed);
+    FILE *errf = tmpfile(); /* the child's stderr: llama.cpp's last words go into the message */
+    fflush(NULL);
+    const pid_t pid = fork();
+    if (pid == 0) {
+        if (errf) dup2(fileno(errf), 2);
+        setenv("GGML_NO_BACKTRACE", "1", 1); /* no debugger attached to print a backtrace */
+        qk_peer_llama *p = NULL;
+        qk_error e = {{0}};
+        int r = qk_peer_llama_open(&p, rc->exp->peer_library, rc->model_path, threads, max_seq,
+                                   NULL, 0, &e);
+        float *emb = r == 0 ? malloc((size_t)qk_peer_llama_dim(p) * sizeof *emb) : NULL;
+        if (r == 0 && !emb) r = qk_fail(&e, "out of memory");
+        if (r == 0) r = qk_peer_llama_embed(p, tokens, max_seq, emb, NULL, &e);
+        for (int i = 0; r == 0 && i < qk_peer_llama_dim(p); i++)
+            if (!isfinite(emb[i])) r = qk_fail(&e, "non-finite value in llama.cpp's embedding");
+        if (r) fprintf(stderr, "qkbench: %s\n", e.msg);
+        fflush(stderr);
+        _exit(r ? 1 : 0); /* no exit handlers: nothing of the parent's runs twice */
+    }
+    free(tokens);
+    if (pid < 0) {
+        if (errf) fclose(errf);
+        snprintf(why, size, "peer llama.cpp: cannot start the trial process: %s", strerror(errno));
+        return -1;
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    char said[400];
+    telling_line(errf, said, sizeof said);
+    if (errf) fclose(errf);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
+    char how[96];
+    if (WIFSIGNALED(st))
+        snprintf(how, sizeof how, "killed by signal %d (%s)", WTERMSIG(st),
+                 strsignal(WTERMSIG(st)));
+    else
+        snprintf(how, sizeof how, "exit status %d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+    snprintf(why, size, "peer llama.cpp: its trial run (%d threads, %d tokens) died: %s%s%.250s",
+             threads, max_seq, how, said[0] ? ": " : "", said);
+    return -1;
 }
 
 int qk_run_setup_peer(run_ctx *rc, run_entry *e, qk_error *err) {

@@ -37,9 +37,19 @@ int qk_run_probe_forward(run_ctx *rc, run_entry *all, int n, int n_vocab, json_t
     float *ref = emb + (size_t)n * n_embd;
     qk_footprint fp32_fp;
     qk_run_note(rc, "accuracy and memory probes (%d tokens, one process each)", seq);
+    /* a probe that fails is its configuration's failure (a damaged model gives non-finite values,
+     * say): recorded as such, the others go on. Only a stop ends the probes early. */
+    int have_ref = 1;
+    qk_error perr;
     if (qk_footprint_probe(rc->self_exe, rc->model_path, &fp32, tokens, seq, &fp32_fp, ref, n_embd,
-                           err))
-        goto out;
+                           &perr)) {
+        if (qk_run_stopped(rc)) goto stopped;
+        have_ref = 0;
+        for (int i = 0; i < n; i++)
+            if (all[i].cfg.path == QK_PATH_FP32 && !all[i].cfg.rows && !all[i].skipped)
+                qk_run_fail_entry(rc, &all[i], perr.msg);
+        qk_run_note(rc, "accuracy against the FP32 path not measured: %s", perr.msg);
+    }
     for (int i = 0; i < n; i++) {
         run_entry *e = &all[i];
         probe_of[i] = -1;
@@ -64,8 +74,12 @@ int qk_run_probe_forward(run_ctx *rc, run_entry *all, int n, int n_vocab, json_t
                                       e->cfg.act_scale == QK_ACT_SCALE_BLOCK ? QK_ACT_PER_BLOCK
                                                                              : QK_ACT_PER_TOKEN};
         if (qk_footprint_probe(rc->self_exe, rc->model_path, &opt, tokens, seq, &e->footprint,
-                               emb + (size_t)i * n_embd, n_embd, err))
-            goto out;
+                               emb + (size_t)i * n_embd, n_embd, &perr)) {
+            if (qk_run_stopped(rc)) goto stopped;
+            probe_of[i] = -1; /* failed: a later one of the same kernel probes again */
+            qk_run_fail_entry(rc, e, perr.msg);
+            continue;
+        }
         e->probed = 1;
     }
     for (int i = 0; i < n; i++) {
@@ -73,12 +87,13 @@ int qk_run_probe_forward(run_ctx *rc, run_entry *all, int n, int n_vocab, json_t
         if (probe_of[i] != i) continue;
         const float *got = emb + (size_t)i * n_embd;
         const char *act = qk_act_scale_name(e->cfg.act_scale);
-        json_array_append_new(acc, json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:f, s:i, s:i}",
-                                             "model", "experiment", "variant", e->cfg.variant,
-                                             "isa", e->cfg.isa, "act_scale", act, "against", "fp32",
-                                             "cosine_min", qk_cosine(got, ref, n_embd),
-                                             "max_abs_diff", qk_max_abs_diff(got, ref, n_embd),
-                                             "sequences", 1, "seq_len", seq));
+        if (have_ref)
+            json_array_append_new(acc, json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:f, s:i, s:i}",
+                                                 "model", "experiment", "variant", e->cfg.variant,
+                                                 "isa", e->cfg.isa, "act_scale", act, "against",
+                                                 "fp32", "cosine_min", qk_cosine(got, ref, n_embd),
+                                                 "max_abs_diff", qk_max_abs_diff(got, ref, n_embd),
+                                                 "sequences", 1, "seq_len", seq));
         for (int j = 0; j < n; j++)
             if (probe_of[j] == j && j != i && strcmp(all[j].cfg.variant, "parse-per-block") == 0 &&
                 strcmp(all[j].cfg.isa, e->cfg.isa) == 0 &&
@@ -94,6 +109,9 @@ int qk_run_probe_forward(run_ctx *rc, run_entry *all, int n, int n_vocab, json_t
             }
     }
     rcode = 0;
+    goto out;
+stopped:
+    qk_fail(err, "stopped during the accuracy probes");
 out:
     free(tokens);
     free(emb);

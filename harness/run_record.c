@@ -20,6 +20,10 @@ static json_t *entry_json(const run_ctx *rc, const run_entry *e) {
                                             : "int8",
                   "group", c->group);
     if (c->peer) json_object_del(j, "act_scale");
+    /* more threads than PUs to run them: the times are of threads taking turns, not of a machine
+     * this wide */
+    json_object_set_new(j, "oversubscribed", json_boolean(e->oversubscribed));
+    json_object_set_new(j, "smt_shared", json_boolean(e->smt_shared));
     if (c->peer && e->peer_info) json_object_set(j, "peer", e->peer_info);
     if (c->rows) {
         json_object_set_new(j, "op", json_string(c->op));
@@ -32,13 +36,22 @@ static json_t *entry_json(const run_ctx *rc, const run_entry *e) {
 
 void qk_run_add_entry_results(run_ctx *rc, qk_results *res, run_entry *e, int reps) {
     json_t *base = entry_json(rc, e);
+    json_object_set_new(base, "repetitions_planned", json_integer(reps));
+    if (!e->skipped && e->reps_done < 1) { /* stopped before its first repetition */
+        e->skipped = 1;
+        snprintf(e->skip_reason, sizeof e->skip_reason,
+                 "not measured: the run was stopped before its first repetition");
+    }
     if (e->skipped) {
+        if (e->failed) json_object_set_new(base, "failed", json_true());
         qk_results_add_skipped(res, e->cfg.name, e->skip_reason, base);
         json_decref(base);
         return;
     }
+    const int done = e->reps_done < reps ? e->reps_done : reps;
+    if (done < reps) json_object_set_new(base, "repetitions_incomplete", json_true());
     const qk_counters *ctr = &rc->counters;
-    for (int r = 0; r < reps; r++) {
+    for (int r = 0; r < done; r++) {
         json_t *x = json_deep_copy(base);
         json_object_set_new(x, "counters",
                             qk_counters_to_json(ctr, ctr->available && !e->cfg.peer
@@ -113,8 +126,10 @@ void qk_run_add_comparisons(run_ctx *rc, qk_results *res, run_entry *g, int n) {
                 !strcmp(g[k].cfg.isa, g[i].cfg.isa) && g[k].cfg.act_scale == g[i].cfg.act_scale)
                 b = k;
         if (b < 0 || b == i) continue;
+        /* pairs of the same round only: as many as both have */
+        const int pairs = g[i].reps_done < g[b].reps_done ? g[i].reps_done : g[b].reps_done;
         qk_stats ratio;
-        if (qk_ratio_compute(g[i].real, g[b].real, rc->reps, rc->exp->seed, &ratio) == 0)
+        if (pairs > 0 && qk_ratio_compute(g[i].real, g[b].real, pairs, rc->exp->seed, &ratio) == 0)
             qk_results_add_comparison(res, g[i].cfg.name, g[b].cfg.name, &ratio);
     }
 }
@@ -123,6 +138,9 @@ void qk_run_fill_row(const run_entry *e, double noisy_cv, qk_run_row *row) {
     memset(row, 0, sizeof *row);
     snprintf(row->name, sizeof row->name, "%s", e->cfg.name);
     row->skipped = e->skipped;
+    row->failed = e->failed;
+    row->oversubscribed = e->oversubscribed;
+    row->reps_done = e->reps_done;
     snprintf(row->reason, sizeof row->reason, "%s", e->skip_reason);
     row->measured = !e->skipped && e->stats.n > 0;
     row->peer = e->cfg.peer;

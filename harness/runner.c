@@ -32,13 +32,34 @@ void qk_run_outcome_free(qk_run_outcome *out) {
     out->n_rows = 0;
 }
 
+/* The context's "progress": how much of the plan the results hold (each configuration's records
+ * say how many of its planned repetitions it has). */
+static void set_progress(qk_results *res, int n_cfg, int reached, int reps) {
+    qk_results_context_set(res, "progress",
+                           json_pack("{s:i, s:i, s:i}", "configurations_planned", n_cfg,
+                                     "configurations_reached", reached, "repetitions_planned",
+                                     reps));
+}
+
 qk_run_status qk_run_experiment(const qk_run_options *o, qk_run_outcome *out, qk_error *err) {
     if (out) memset(out, 0, sizeof *out);
     qk_experiment exp;
     if (qk_experiment_parse_file(o->experiment_path, &exp, err)) return QK_RUN_BAD_INPUT;
+    if (exp.counters_mode == QK_COUNTERS_LIST) { /* a misspelt event is bad input */
+        char bad[128], why[128];
+        if (qk_counters_check_names((const char *const *)exp.counters.v, exp.counters.n, bad,
+                                    sizeof bad, why, sizeof why) == 1) {
+            qk_fail(err,
+                    "%s:%d: counters: %s is not an event PAPI knows (PAPI: %s; papi_avail lists "
+                    "the preset events, papi_native_avail the native ones)",
+                    exp.file, exp.counters_line, bad, why);
+            qk_experiment_free(&exp);
+            return QK_RUN_BAD_INPUT;
+        }
+    }
 
     qk_run_status status = QK_RUN_ERROR;
-    int n_cfg = 0;
+    int n_cfg = 0, finished = 0; /* finished: the complete files were written */
     run_ctx rc = {0};
     qk_config *cfgs = NULL;
     run_entry *all = NULL;
@@ -47,7 +68,9 @@ qk_run_status qk_run_experiment(const qk_run_options *o, qk_run_outcome *out, qk
     rc.opt = o;
     rc.self_exe = o->self_exe ? o->self_exe : "/proc/self/exe";
     rc.exp = &exp;
-    rc.reps = o->quick ? exp.quick_repetitions : exp.repetitions;
+    /* --quick never runs more repetitions than the full run */
+    rc.reps = o->quick && exp.quick_repetitions < exp.repetitions ? exp.quick_repetitions
+                                                                  : exp.repetitions;
     rc.warmups = o->quick ? (exp.warmups < 1 ? exp.warmups : 1) : exp.warmups;
     rc.profile_passes = o->quick ? 1 : rc.reps < 3 ? rc.reps : 3;
 
@@ -122,13 +145,25 @@ qk_run_status qk_run_experiment(const qk_run_options *o, qk_run_outcome *out, qk
             peer_ok = 1;
         if (!peer_ok) qk_run_note(&rc, "%s", peer_why);
     }
-    int max_seq = 1, max_threads = 1;
+    int max_seq = 1, max_threads = 1, peer_seq = 0, peer_threads = 0;
+    const int usable_pus = qk_topology_get_info(rc.topo)->usable_pus;
     for (int i = 0; i < n_cfg; i++) {
         run_entry *e = &all[i];
         e->cfg = cfgs[i];
         if (e->cfg.seq_len > max_seq) max_seq = e->cfg.seq_len;
         if (e->cfg.threads > max_threads) max_threads = e->cfg.threads;
         e->peer_cos_fp32 = e->peer_cos_best = NAN;
+        e->oversubscribed = e->cfg.threads > usable_pus;
+        e->smt_shared = e->cfg.threads > qk_topology_get_info(rc.topo)->usable_cores;
+        if (e->oversubscribed && (i == 0 || all[i - 1].cfg.threads != e->cfg.threads))
+            qk_run_note(&rc,
+                        "t:%d: %d threads on %d usable PUs: oversubscribed (threads take turns; "
+                        "recorded as such)",
+                        e->cfg.threads, e->cfg.threads, usable_pus);
+        if (e->cfg.peer) {
+            if (e->cfg.seq_len > peer_seq) peer_seq = e->cfg.seq_len;
+            if (e->cfg.threads > peer_threads) peer_threads = e->cfg.threads;
+        }
         if (e->cfg.peer) {
             if (!peer_ok) {
                 e->skipped = 1;
@@ -147,6 +182,21 @@ qk_run_status qk_run_experiment(const qk_run_options *o, qk_run_outcome *out, qk
             e->skipped = 1;
             snprintf(e->skip_reason, sizeof e->skip_reason, "skipped: %s",
                      why ? why : "unavailable");
+        }
+    }
+    /* the peer once in a child process, before any thread of ours exists: llama.cpp aborts on
+     * what it cannot handle (GGML_ASSERT), and that must cost the child, not this run */
+    if (peer_ok && peer_seq > 0) {
+        char why[400];
+        qk_run_note(&rc, "peer llama.cpp: a trial run in a child process first");
+        if (qk_run_peer_trial(&rc, peer_threads, peer_seq, mc.n_vocab, why, sizeof why)) {
+            for (int i = 0; i < n_cfg; i++)
+                if (all[i].cfg.peer && !all[i].skipped) {
+                    all[i].skipped = all[i].failed = 1;
+                    snprintf(all[i].skip_reason, sizeof all[i].skip_reason, "failed: %s", why);
+                }
+            qk_run_note(&rc, "%s (its configurations are recorded as failed; the run goes on)",
+                        why);
         }
     }
     /* counters: one event set per worker thread */
@@ -190,12 +240,19 @@ qk_run_status qk_run_experiment(const qk_run_options *o, qk_run_outcome *out, qk
     }
     qk_results_capture_environment(res);
     qk_results_set_noisy_cv(res, exp.noisy_cv);
-    qk_results_context_set(res, "experiment",
-                           json_pack("{s:s, s:s, s:s, s:b, s:i, s:i}", "name", exp.name, "file",
-                                     o->experiment_path, "text", exp.text, "quick", o->quick,
-                                     "repetitions", rc.reps, "warmups", rc.warmups));
-    qk_results_context_set(res, "model",
-                           json_pack("{s:s, s:s}", "spec", exp.model, "path", model_path));
+    /* the text is UTF-8 (checked when parsed); paths from the command line or the environment
+     * may not be: they are stored with U+FFFD for what is not, never lost ("experiment": null) */
+    if (qk_results_context_set(res, "experiment",
+                               json_pack("{s:s, s:o, s:s, s:b, s:i, s:i}", "name", exp.name, "file",
+                                         qk_results_string(o->experiment_path), "text", exp.text,
+                                         "quick", o->quick, "repetitions", rc.reps, "warmups",
+                                         rc.warmups)) ||
+        qk_results_context_set(res, "model",
+                               json_pack("{s:o, s:o}", "spec", qk_results_string(exp.model), "path",
+                                         qk_results_string(model_path)))) {
+        qk_fail(err, "out of memory");
+        goto out;
+    }
     qk_results_context_set(res, "topology", qk_topology_to_json(rc.topo));
     qk_results_context_set(res, "counters", qk_counters_to_json(&rc.counters, NULL));
     {
@@ -215,26 +272,29 @@ qk_run_status qk_run_experiment(const qk_run_options *o, qk_run_outcome *out, qk
         qk_results_context_set(res, "kernels", ks);
     }
     const char *base = o->name ? o->name : exp.name;
-    /* refuse to clobber before measuring anything */
-    if (qk_results_write(res, o->out_dir, base, 0, o->force, err)) {
+    /* refuse to clobber before measuring anything; the first checkpoint finds an unwritable
+     * folder */
+    set_progress(res, n_cfg, 0, rc.reps);
+    if (qk_results_run_begin(res, o->out_dir, base, o->force, err)) {
         status = QK_RUN_BAD_INPUT;
         goto out;
     }
+    qk_error werr;
 
     if (exp.accuracy && !qk_run_stopped(&rc)) {
         json_t *acc = json_array();
         if (qk_run_probe_forward(&rc, all, n_cfg, mc.n_vocab, acc, err)) {
             json_decref(acc);
-            status = QK_RUN_ERROR;
-            goto out;
+            status = qk_run_stopped(&rc) ? QK_RUN_INTERRUPTED : QK_RUN_ERROR;
+            goto stopped;
         }
         const char *td = qk_testdata_dir();
-        if (td) {
+        if (td && !qk_run_stopped(&rc)) {
             if (qk_accuracy_reference(
                     td, exp.kernels_all ? NULL : (const char *const *)exp.kernels.v, exp.kernels.n,
                     exp.isas_all ? NULL : (const char *const *)exp.isas.v, exp.isas.n, acc, err))
                 qk_run_note(&rc, "reference accuracy not measured: %s", err->msg);
-        } else {
+        } else if (!td) {
             qk_run_note(&rc, "reference accuracy not measured: no ../shared/testdata (set "
                              "QK_TESTDATA_DIR)");
         }
@@ -251,34 +311,77 @@ qk_run_status qk_run_experiment(const qk_run_options *o, qk_run_outcome *out, qk
         qk_run_make_tokens(rc.tokens, all[i].cfg.seq_len, mc.n_vocab, exp.seed);
         int mrc = qk_run_measure_group(&rc, all + i, j - i, i, n_cfg, started, err);
         if (mrc < 0) failed = 1; /* err says why; the groups before stay */
-        if (mrc == 0) {
-            qk_run_peer_after_group(&rc, res, all + i, j - i);
+        if (mrc == 0) qk_run_peer_after_group(&rc, res, all + i, j - i);
+        if (mrc >= 0) { /* measured, or stopped: the repetitions made so far are kept */
             for (int k = i; k < j; k++) qk_run_add_entry_results(&rc, res, &all[k], rc.reps);
             qk_run_add_comparisons(&rc, res, all + i, j - i);
         }
         for (int k = i; k < j; k++)
             qk_run_release_entry(&all[k]); /* memory stays bounded by one group */
-        /* partial results after every group: an interrupt loses at most the group in flight */
-        qk_error werr;
-        if (qk_results_write(res, o->out_dir, base, 0, 1, &werr)) qk_run_note(&rc, "%s", werr.msg);
+        set_progress(res, n_cfg, mrc >= 0 ? j : i, rc.reps);
         i = j;
+        /* a checkpoint after every group but the last (the final write follows it at once): an
+         * interrupt, a kill or a crash loses at most the group in flight */
+        if (mrc == 0 && i < n_cfg && !qk_run_stopped(&rc) &&
+            qk_results_run_checkpoint(res, "running", NULL, &werr))
+            qk_run_note(&rc, "%s", werr.msg);
     }
-    const int complete = !qk_run_stopped(&rc) && !failed;
-    qk_error werr;
-    if (qk_results_write(res, o->out_dir, base, complete, 1, &werr)) {
-        if (!failed) *err = werr;
+    for (int i = 0; i < n_cfg; i++)
+        if (all[i].failed && !all[i].cfg.peer) { /* our own configuration failed: say so */
+            if (!failed) qk_fail(err, "%s: %s", all[i].cfg.name, all[i].skip_reason);
+            failed |= 2;
+        }
+    if (qk_run_stopped(&rc) || (failed & 1)) {
+        status = failed & 1 ? QK_RUN_FAILED : QK_RUN_INTERRUPTED;
+        goto stopped;
+    }
+    /* every configuration reached: the complete files replace earlier ones only now */
+    if (qk_results_run_finish(res, &werr)) {
+        *err = werr;
+        /* every measurement was made; only the final write failed (a full disk?): the checkpoint
+         * says so when it can be rewritten, and is never taken for an interrupted run */
+        qk_error cerr;
+        if (qk_results_run_checkpoint(res, "write_failed", werr.msg, &cerr) == 0)
+            qk_fail_prefix(err,
+                           "the results could not be written (the measurements are in %s, "
+                           "state write_failed)",
+                           qk_results_run_path(res, 1, 0));
+        else
+            qk_fail_prefix(err,
+                           "the results could not be written, nor the checkpoint %s updated "
+                           "(its state says running, from before the last group)",
+                           qk_results_run_path(res, 1, 0));
         status = QK_RUN_ERROR;
         goto out;
     }
-    status = complete ? QK_RUN_COMPLETE : failed ? QK_RUN_FAILED : QK_RUN_INTERRUPTED;
+    finished = 1;
+    status = failed ? QK_RUN_FAILED : QK_RUN_COMPLETE;
+    goto out;
+stopped:
+    /* interrupted or failed: what was measured stays in the checkpoint, with the state; the
+     * complete files of an earlier run, if any, are untouched */
+    if (qk_results_run_checkpoint(res, status == QK_RUN_INTERRUPTED ? "interrupted" : "failed",
+                                  status == QK_RUN_INTERRUPTED ? NULL : err->msg, &werr)) {
+        if (status == QK_RUN_INTERRUPTED)
+            *err = werr;
+        else
+            qk_run_note(&rc, "%s", werr.msg);
+        status = QK_RUN_ERROR;
+    }
 out:
     if (out && all) {
         out->rows = calloc((size_t)n_cfg, sizeof *out->rows);
         out->n_rows = out->rows ? n_cfg : 0;
+        out->reps_planned = rc.reps;
         for (int i = 0; i < out->n_rows; i++) qk_run_fill_row(&all[i], exp.noisy_cv, &out->rows[i]);
-        const char *stem = o->name ? o->name : exp.name;
-        snprintf(out->json_path, sizeof out->json_path, "%s/%s.json", o->out_dir, stem);
-        snprintf(out->csv_path, sizeof out->csv_path, "%s/%s.csv", o->out_dir, stem);
+        /* where the results are: the complete files, or the checkpoint of a run that stopped
+         * (never an earlier run's NAME.json) */
+        if (res) {
+            snprintf(out->json_path, sizeof out->json_path, "%s",
+                     qk_results_run_path(res, !finished, 0));
+            snprintf(out->csv_path, sizeof out->csv_path, "%s",
+                     qk_results_run_path(res, !finished, 1));
+        }
     }
     for (int i = 0; all && i < n_cfg; i++) {
         qk_run_release_entry(&all[i]);

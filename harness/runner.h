@@ -3,7 +3,8 @@
  * instance (the file is mapped once per instance; the OS shares the pages), warm-ups run first,
  * then repetitions go round-robin across the group so that machine drift hits all of them alike, on
  * a pinned pool. Speedups are paired ratios within a round. Results go to DIR/NAME.json and
- * DIR/NAME.csv (harness/results.h), rewritten after every group.
+ * DIR/NAME.csv when the run is complete, to the checkpoint DIR/NAME.partial.json/.csv until then
+ * (harness/results.h), rewritten after every group and when the run stops.
  *
  * The runner prints nothing: it tells its caller what it does through an observer, and returns a
  * row per configuration for the caller's table. Stopping (Ctrl-C) is the caller's flag. */
@@ -44,18 +45,24 @@ typedef struct {
 
 typedef enum {
     QK_RUN_COMPLETE = 0,    /* every configuration measured (or skipped, with its reason) */
-    QK_RUN_INTERRUPTED = 1, /* stopped by *stop: what was measured is kept (complete: false) */
-    QK_RUN_FAILED = 2,      /* a configuration failed (err says which); earlier groups are kept */
+    QK_RUN_INTERRUPTED = 1, /* stopped by *stop: every repetition measured is kept in the
+                               checkpoint (complete: false, state interrupted) */
+    QK_RUN_FAILED = 2,      /* a configuration failed (err says which): recorded as failed, the
+                               others measured (results complete); or the run itself failed and
+                               stopped (checkpoint, state failed) */
     QK_RUN_BAD_INPUT = 3,   /* nothing ran: the experiment, its model or the output is unusable */
     QK_RUN_ERROR = 4,       /* a run-time failure (memory, threads, writing the results) */
 } qk_run_status;
 
 typedef struct { /* one configuration as the console table shows it */
     char name[256];
-    int skipped;      /* not run: reason says why */
-    char reason[600]; /* "skipped: ..." */
-    int measured;     /* 1 when it has statistics */
-    int peer;         /* the llama.cpp peer */
+    int skipped;        /* not run: reason says why */
+    int failed;         /* ... because it failed ("failed: ...") */
+    int oversubscribed; /* more threads than usable PUs */
+    int reps_done;      /* repetitions measured */
+    char reason[600];   /* "skipped: ..." */
+    int measured;       /* 1 when it has statistics */
+    int peer;           /* the llama.cpp peer */
     double median_s, ci_lo_s, ci_hi_s, cv;
     double gops;                    /* 2 x multiply-accumulates per pass / median */
     unsigned long long allocations; /* per pass (ours; the peer's are not counted) */
@@ -68,7 +75,9 @@ typedef struct { /* one configuration as the console table shows it */
 typedef struct {
     qk_run_row *rows; /* malloc'd, one per configuration: qk_run_outcome_free */
     int n_rows;
-    char json_path[4200], csv_path[4200];
+    int reps_planned; /* repetitions per configuration (the --quick count under --quick) */
+    char json_path[4200], csv_path[4200]; /* NAME.json/.csv, or the .partial ones of a run that
+                                             stopped before its end */
 } qk_run_outcome;
 
 /* Runs the experiment; returns a qk_run_status. err is set for QK_RUN_FAILED, _BAD_INPUT and

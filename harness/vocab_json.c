@@ -1,6 +1,8 @@
 /* Hugging Face tokenizer.json -> the synthetic writer's vocabulary arrays (see vocab_json.h). */
 #include "harness/vocab_json.h"
 
+#include "common/input_file.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -194,8 +196,13 @@ static int read_added(qk_vocab_json *v, const json_t *added, const char *path, q
 int qk_vocab_json_read(qk_vocab_json *v, const char *path, qk_error *err) {
     memset(v, 0, sizeof *v);
     v->bos = v->eos = v->unk = v->pad = -1;
+    char *text;
+    size_t len;
+    /* Gemma 3's tokenizer.json is 33 MB; a FIFO or a directory is refused with a clear message */
+    if (qk_input_read(path, "tokenizer.json file", (size_t)256 << 20, &text, &len, err)) return -1;
     json_error_t jerr;
-    json_t *root = json_load_file(path, 0, &jerr);
+    json_t *root = json_loadb(text, len, 0, &jerr);
+    free(text);
     if (!root) return qk_fail(err, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
     int rc = -1;
     const json_t *model = json_object_get(root, "model");

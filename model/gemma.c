@@ -1,6 +1,7 @@
 #include "model/gemma.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,10 @@ struct qk_gemma_model {
     int8_t *act_q;
     float *act_scale;
     int last_tokens;
+    /* diagnosis of a non-finite output: a second, serial pass that checks every operation's output
+     * and keeps the first that holds a NaN or an infinity */
+    int diag;
+    char diag_where[200];
 };
 
 /* ---------------------------------------------------------------- configuration */
@@ -85,6 +90,195 @@ static int read_layer_pattern(const qk_gguf *g, const char *key, qk_gemma_config
 #define K_EPS           "gemma-embedding.attention.layer_norm_rms_epsilon"
 #define K_ROPE_BASE     "gemma-embedding.rope.freq_base"
 #define K_ROPE_BASE_SWA "gemma-embedding.rope.freq_base_swa"
+
+static int check_shape(const qk_gguf *g, const qk_gguf_tensor *t, const char *name, int64_t ne0,
+                       int64_t ne1, qk_error *err);
+
+/* Appends " (what the metadata says)" to a shape error, so it names the key as well as the tensor.
+ */
+static int because(qk_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int because(qk_error *err, const char *fmt, ...) {
+    if (!err) return -1;
+    const size_t l = strlen(err->msg);
+    if (l + 4 >= sizeof err->msg) return -1;
+    err->msg[l] = ' ';
+    err->msg[l + 1] = '(';
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg + l + 2, sizeof err->msg - l - 3, fmt, ap);
+    va_end(ap);
+    const size_t m = strlen(err->msg);
+    if (m + 1 < sizeof err->msg) err->msg[m] = ')', err->msg[m + 1] = 0;
+    return -1;
+}
+
+/* A norm weight's type: the loader converts F16 and BF16, refuses the rest. */
+static int check_norm_type(const qk_gguf *g, const qk_gguf_tensor *t, const char *name,
+                           qk_error *err) {
+    if (t->type != QK_GGML_F32 && t->type != QK_GGML_F16 && t->type != QK_GGML_BF16)
+        return qk_fail(err, "%s: tensor %s is %s; norm weights must be F32, F16 or BF16", g->path,
+                       name, qk_ggml_type_name(t->type));
+    return 0;
+}
+
+/* A weight matrix's type: what the loader can read (the INT8 path checks Q8_0 itself). */
+static int check_matrix_type(const qk_gguf *g, const qk_gguf_tensor *t, const char *name,
+                             qk_error *err) {
+    if (t->type != QK_GGML_Q8_0 && t->type != QK_GGML_F32 && t->type != QK_GGML_F16 &&
+        t->type != QK_GGML_BF16)
+        return qk_fail(err, "%s: tensor %s is %s (expected Q8_0, F32, F16 or BF16)", g->path, name,
+                       qk_ggml_type_name(t->type));
+    return 0;
+}
+
+/* An optional u32 key that must equal what a tensor's shape says. */
+static int check_key_against(const qk_gguf *g, const char *key, int64_t want, const char *what,
+                             qk_error *err) {
+    if (!qk_gguf_find_kv(g, key)) return 0;
+    uint32_t v;
+    if (qk_gguf_get_u32(g, key, &v, err)) return -1;
+    if ((int64_t)v != want)
+        return qk_fail(err, "%s: key %s = %u disagrees with %s = %lld", g->path, key, v, what,
+                       (long long)want);
+    return 0;
+}
+
+/* The count of an optional array key, which must equal n (what says where n comes from). */
+static int check_array_len(const qk_gguf *g, const char *key, int64_t n, const char *what,
+                           qk_error *err) {
+    const qk_gguf_kv *kv = qk_gguf_find_kv(g, key);
+    if (!kv) return 0;
+    if (kv->type != QK_GGUF_ARRAY)
+        return qk_fail(err, "%s: key %s is %s, expected an array", g->path, key,
+                       qk_gguf_vtype_name(kv->type));
+    if ((int64_t)kv->arr_n != n)
+        return qk_fail(err, "%s: key %s has %llu entries, but %s = %lld", g->path, key,
+                       (unsigned long long)kv->arr_n, what, (long long)n);
+    return 0;
+}
+
+/* The one validation pass of the metadata against the tensors, before anything runs: every
+ * hyper-parameter is checked against the shapes it implies, every tensor the forward pass reads is
+ * present with that shape, the optional keys other readers trust (llama.cpp asserts on the Dense
+ * ones) agree with the tensors, and no tensor belongs to a block beyond block_count. Messages name
+ * the key and the tensor. */
+static int validate(const qk_gguf *g, const qk_gemma_config *c, qk_error *err) {
+    const int64_t E = c->n_embd, D = c->head_dim, F = c->n_ff;
+    const int64_t QD = (int64_t)c->n_head * D, KD = (int64_t)c->n_head_kv * D;
+    const qk_gguf_tensor *emb = qk_gguf_find_tensor(g, "token_embd.weight");
+    if (check_shape(g, emb, "token_embd.weight", E, c->n_vocab, err))
+        return because(err, "key %s = %d", K_EMBD, c->n_embd);
+    if (check_matrix_type(g, emb, "token_embd.weight", err)) return -1;
+    const qk_gguf_tensor *on = qk_gguf_find_tensor(g, "output_norm.weight");
+    if (check_shape(g, on, "output_norm.weight", E, 1, err))
+        return because(err, "key %s = %d", K_EMBD, c->n_embd);
+    if (check_norm_type(g, on, "output_norm.weight", err)) return -1;
+    static const struct {
+        const char *name;
+        int ne0, ne1; /* 0 E, 1 D, 2 QD, 3 KD, 4 F, -1: a norm (one dimension) */
+        const char *key;
+    } per_layer[] = {
+        {"attn_norm", 0, -1, K_EMBD},
+        {"attn_q_norm", 1, -1, K_KEY_LENGTH},
+        {"attn_k_norm", 1, -1, K_KEY_LENGTH},
+        {"post_attention_norm", 0, -1, K_EMBD},
+        {"ffn_norm", 0, -1, K_EMBD},
+        {"post_ffw_norm", 0, -1, K_EMBD},
+        {"attn_q", 0, 2, K_HEADS},
+        {"attn_k", 0, 3, K_HEADS_KV},
+        {"attn_v", 0, 3, K_HEADS_KV},
+        {"attn_output", 2, 0, K_HEADS},
+        {"ffn_gate", 0, 4, "gemma-embedding.feed_forward_length"},
+        {"ffn_up", 0, 4, "gemma-embedding.feed_forward_length"},
+        {"ffn_down", 4, 0, "gemma-embedding.feed_forward_length"},
+    };
+    const int64_t dim[5] = {E, D, QD, KD, F};
+    for (int il = 0; il < c->n_layer; il++)
+        for (size_t i = 0; i < sizeof per_layer / sizeof per_layer[0]; i++) {
+            char name[96];
+            snprintf(name, sizeof name, "blk.%d.%s.weight", il, per_layer[i].name);
+            const qk_gguf_tensor *t = qk_gguf_find_tensor(g, name);
+            const int64_t ne0 = dim[per_layer[i].ne0];
+            const int64_t ne1 = per_layer[i].ne1 < 0 ? 1 : dim[per_layer[i].ne1];
+            if (check_shape(g, t, name, ne0, ne1, err)) {
+                const qk_gguf_kv *kv = qk_gguf_find_kv(g, per_layer[i].key);
+                return because(err, "key %s%s, key %s = %d", per_layer[i].key,
+                               kv ? "" : ", defaulted", K_EMBD, c->n_embd);
+            }
+            if (per_layer[i].ne1 >= 0 ? check_matrix_type(g, t, name, err)
+                                      : check_norm_type(g, t, name, err))
+                return -1;
+        }
+    /* tensors of blocks the metadata does not count */
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        const qk_str n = g->tensors[i].name;
+        if (n.len < 5 || memcmp(n.ptr, "blk.", 4) != 0) continue;
+        long blk = 0;
+        uint64_t k = 4;
+        while (k < n.len && k < 14 && n.ptr[k] >= '0' && n.ptr[k] <= '9')
+            blk = blk * 10 + (n.ptr[k++] - '0');
+        if (k > 4 && blk >= c->n_layer)
+            return qk_fail(err, "%s: tensor %.*s belongs to block %ld, but key %s = %d", g->path,
+                           (int)(n.len > 80 ? 80 : n.len), n.ptr, blk, K_BLOCKS, c->n_layer);
+    }
+    /* the Dense layers: both or neither, shapes chained to n_embd, and the keys llama.cpp asserts
+     * on (dense_2_feat_in == dense_3_feat_out == n_embd) equal to the shapes */
+    const qk_gguf_tensor *d2 = qk_gguf_find_tensor(g, "dense_2.weight");
+    const qk_gguf_tensor *d3 = qk_gguf_find_tensor(g, "dense_3.weight");
+    static const char *const dense_keys[4] = {
+        "gemma-embedding.dense_2_feat_in", "gemma-embedding.dense_2_feat_out",
+        "gemma-embedding.dense_3_feat_in", "gemma-embedding.dense_3_feat_out"};
+    if (!d2 && d3)
+        return qk_fail(err, "%s: tensor dense_3.weight present without dense_2.weight", g->path);
+    if (d2) {
+        if (check_shape(g, d2, "dense_2.weight", E, c->dense_ff, err) ||
+            check_shape(g, d3, "dense_3.weight", c->dense_ff, E, err))
+            return because(err, "key %s = %d; dense_2.weight has %d rows", K_EMBD, c->n_embd,
+                           c->dense_ff);
+        if (check_matrix_type(g, d2, "dense_2.weight", err) ||
+            check_matrix_type(g, d3, "dense_3.weight", err))
+            return -1;
+        if (check_key_against(g, dense_keys[0], d2->ne[0],
+                              "the input width (ne0) of tensor dense_2.weight", err) ||
+            check_key_against(g, dense_keys[1], d2->ne[1],
+                              "the output width (ne1) of tensor dense_2.weight", err) ||
+            check_key_against(g, dense_keys[2], d3->ne[0],
+                              "the input width (ne0) of tensor dense_3.weight", err) ||
+            check_key_against(g, dense_keys[3], d3->ne[1],
+                              "the output width (ne1) of tensor dense_3.weight", err))
+            return -1;
+    } else {
+        for (int i = 0; i < 4; i++)
+            if (qk_gguf_find_kv(g, dense_keys[i]))
+                return qk_fail(err, "%s: key %s is set, but the file has no tensor dense_2.weight",
+                               g->path, dense_keys[i]);
+    }
+    /* the tokenizer, when there is one: one entry per row of token_embd, ids inside it */
+    const qk_gguf_kv *tokens = qk_gguf_find_kv(g, "tokenizer.ggml.tokens");
+    if (tokens) {
+        if (check_array_len(g, "tokenizer.ggml.tokens", c->n_vocab,
+                            "the rows (ne1) of tensor token_embd.weight", err) ||
+            check_array_len(g, "tokenizer.ggml.scores", (int64_t)tokens->arr_n,
+                            "the entries of tokenizer.ggml.tokens", err) ||
+            check_array_len(g, "tokenizer.ggml.token_type", (int64_t)tokens->arr_n,
+                            "the entries of tokenizer.ggml.tokens", err))
+            return -1;
+        static const char *const ids[4] = {
+            "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
+            "tokenizer.ggml.unknown_token_id", "tokenizer.ggml.padding_token_id"};
+        for (int i = 0; i < 4; i++) {
+            if (!qk_gguf_find_kv(g, ids[i])) continue;
+            uint32_t v;
+            if (qk_gguf_get_u32(g, ids[i], &v, err)) return -1;
+            if ((int64_t)v >= c->n_vocab)
+                return qk_fail(err,
+                               "%s: key %s = %u is outside the vocabulary (tensor "
+                               "token_embd.weight has %d rows)",
+                               g->path, ids[i], v, c->n_vocab);
+        }
+    }
+    return 0;
+}
 
 int qk_gemma_read_config(const qk_gguf *g, qk_gemma_config *c, qk_error *err) {
     memset(c, 0, sizeof *c);
@@ -184,7 +378,7 @@ int qk_gemma_read_config(const qk_gguf *g, qk_gemma_config *c, qk_error *err) {
         return qk_fail(err, "%s: tensor dense_2.weight has %lld rows, above the supported %d",
                        g->path, (long long)d2->ne[1], 1 << 20);
     c->dense_ff = d2 ? (int)d2->ne[1] : 0;
-    return 0;
+    return validate(g, c, err);
 }
 
 /* ---------------------------------------------------------------- loading */
@@ -844,65 +1038,192 @@ static void residual_body(void *arg, int t0, int t1, int worker) {
     for (size_t i = (size_t)t0 * E; i < (size_t)t1 * E; i++) h[i] += t[i];
 }
 
-static void post_norm_residual(qk_gemma_model *m, const qk_exec *ex, const float *w, int N) {
+static void diag_floats(qk_gemma_model *m, const float *x, size_t n, int il, const char *op,
+                        const char *tensor);
+
+static void post_norm_residual(qk_gemma_model *m, const qk_exec *ex, const float *w, int N, int il,
+                               const char *norm) {
     const int E = m->cfg.n_embd;
     run_rows(m, ex, QK_OP_NORM, ROWS_NORM, m->t, w, NULL, m->t, N, E);
+    diag_floats(m, m->t, (size_t)N * E, il, norm, norm);
     PROF_BEGIN(ex);
     residual_job job = {m};
     run_parallel(ex, N, token_grain(ex, N), residual_body, &job);
     PROF_END(ex, QK_OP_RESIDUAL);
+    diag_floats(m, m->h, (size_t)N * E, il, "residual add", NULL);
+}
+
+/* Diagnosis pass only (m->diag): notes the first operation whose output x[0..n) is not finite. */
+static void diag_floats(qk_gemma_model *m, const float *x, size_t n, int il, const char *op,
+                        const char *tensor) {
+    if (!m->diag || m->diag_where[0]) return;
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) {
+            char t[96] = "";
+            if (tensor && il >= 0)
+                snprintf(t, sizeof t, ", tensor blk.%d.%s.weight", il, tensor);
+            else if (tensor)
+                snprintf(t, sizeof t, ", tensor %s", tensor);
+            if (il >= 0)
+                snprintf(m->diag_where, sizeof m->diag_where, "layer %d, %s%s (value %g at %zu)",
+                         il, op, t, (double)x[i], i);
+            else
+                snprintf(m->diag_where, sizeof m->diag_where, "%s%s (value %g at %zu)", op, t,
+                         (double)x[i], i);
+            return;
+        }
+}
+
+/* The same for a matmul's input as the fused operations leave it: int8 values and their scales. */
+static void diag_act(qk_gemma_model *m, const qk_act_i8 *act, int il, const char *op,
+                     const char *tensor) {
+    if (!m->diag || m->diag_where[0] || m->opt.path != QK_PATH_INT8) return;
+    const size_t per = act->granularity == QK_ACT_PER_BLOCK ? (size_t)act->cols / QK8_0 : 1;
+    diag_floats(m, act->scale, (size_t)act->n_tokens * per, il, op, tensor);
 }
 
 static void layer_forward(qk_gemma_model *m, const qk_exec *ex, int il, int N) {
     const qk_gemma_config *c = &m->cfg;
     const qk_gemma_layer *L = &m->layers[il];
     const int E = c->n_embd, F = c->n_ff, D = c->head_dim, H = c->n_head;
-    const int QD = H * D;
+    const int QD = H * D, KD = c->n_head_kv * D;
     const int sliding = c->sliding[il];
+    const size_t n = (size_t)N;
     qk_act_i8 act;
 
     /* 1-2. pre-attention norm, then the projections from one quantisation of the shared input */
     norm_input(m, ex, m->h, L->attn_norm, m->a, N, E, &act);
+    if (m->fused)
+        diag_act(m, &act, il, "attn_norm (fused with quantisation)", "attn_norm");
+    else
+        diag_floats(m, m->a, n * E, il, "attn_norm", "attn_norm");
+    diag_act(m, &act, il, "activation quantisation", NULL);
     matmul(m, ex, QK_OP_MATMUL_Q, &L->wq, m->a, &act, N, m->q);
+    diag_floats(m, m->q, n * QD, il, "attn_q matmul", "attn_q");
     matmul(m, ex, QK_OP_MATMUL_K, &L->wk, m->a, &act, N, m->k);
+    diag_floats(m, m->k, n * KD, il, "attn_k matmul", "attn_k");
     matmul(m, ex, QK_OP_MATMUL_V, &L->wv, m->a, &act, N, m->v);
+    diag_floats(m, m->v, n * KD, il, "attn_v matmul", "attn_v");
     { /* 3. per-head q/k norms */
         PROF_BEGIN(ex);
         qk_norm_job job = {m, L};
         run_parallel(ex, N, token_grain(ex, N), qk_norm_body, &job);
         PROF_END(ex, QK_OP_QK_NORM);
     }
+    diag_floats(m, m->q, n * QD, il, "attn_q_norm", "attn_q_norm");
+    diag_floats(m, m->k, n * KD, il, "attn_k_norm", "attn_k_norm");
     attn_job job = {m, N, sliding};
     { /* 4-5. RoPE on q and k, then the attention scale on q */
         PROF_BEGIN(ex);
         run_parallel(ex, N, token_grain(ex, N), rope_body, &job);
         PROF_END(ex, QK_OP_ROPE);
     }
+    diag_floats(m, m->q, n * QD, il, "RoPE", NULL);
+    diag_floats(m, m->k, n * KD, il, "RoPE", NULL);
     { /* 6. attention, (KV head, query) pairs across the workers */
         const int items = c->n_head_kv * N;
         PROF_BEGIN(ex);
         run_parallel(ex, items, token_grain(ex, items), attention_items, &job);
         PROF_END(ex, QK_OP_ATTENTION);
     }
+    diag_floats(m, m->o, n * QD, il, "attention (softmax and weighted sum)", NULL);
     /* 7-8. output projection, post-attention norm, residual */
     prepare_input(m, ex, m->o, N, QD, &act);
+    diag_act(m, &act, il, "activation quantisation", NULL);
     matmul(m, ex, QK_OP_MATMUL_O, &L->wo, m->o, &act, N, m->t);
-    post_norm_residual(m, ex, L->post_attn_norm, N);
+    diag_floats(m, m->t, n * E, il, "attn_output matmul", "attn_output");
+    post_norm_residual(m, ex, L->post_attn_norm, N, il, "post_attention_norm");
     /* 9. GeGLU feed-forward: gate and up from one quantisation, then GELU(gate) * up as the down
      * projection's input (fused: quantised as it is made) */
     norm_input(m, ex, m->h, L->ffn_norm, m->a, N, E, &act);
+    if (m->fused)
+        diag_act(m, &act, il, "ffn_norm (fused with quantisation)", "ffn_norm");
+    else
+        diag_floats(m, m->a, n * E, il, "ffn_norm", "ffn_norm");
+    diag_act(m, &act, il, "activation quantisation", NULL);
     matmul(m, ex, QK_OP_MATMUL_GATE, &L->gate, m->a, &act, N, m->g);
+    diag_floats(m, m->g, n * F, il, "ffn_gate matmul", "ffn_gate");
     matmul(m, ex, QK_OP_MATMUL_UP, &L->up, m->a, &act, N, m->u);
+    diag_floats(m, m->u, n * F, il, "ffn_up matmul", "ffn_up");
     if (m->fused) {
         run_rows(m, ex, QK_OP_GELU_QUANTIZE, ROWS_GEGLU_QUANTIZE, m->g, NULL, m->u, NULL, N, F);
         act = act_view(m, N, F);
+        diag_act(m, &act, il, "GeGLU (fused with quantisation)", NULL);
     } else {
         run_rows(m, ex, QK_OP_GELU, ROWS_GEGLU, m->g, NULL, m->u, m->g, N, F);
+        diag_floats(m, m->g, n * F, il, "GeGLU", NULL);
         prepare_input(m, ex, m->g, N, F, &act);
+        diag_act(m, &act, il, "activation quantisation", NULL);
     }
     matmul(m, ex, QK_OP_MATMUL_DOWN, &L->down, m->g, &act, N, m->t);
+    diag_floats(m, m->t, n * E, il, "ffn_down matmul", "ffn_down");
     /* 10. post-FFN norm, residual */
-    post_norm_residual(m, ex, L->post_ffw_norm, N);
+    post_norm_residual(m, ex, L->post_ffw_norm, N, il, "post_ffw_norm");
+}
+
+/* The forward pass of tokens[0..N) (checked by the caller) into out. */
+static void forward(qk_gemma_model *m, const int32_t *tokens, int N, float *out,
+                    const qk_exec *ex) {
+    const qk_gemma_config *c = &m->cfg;
+    const int E = c->n_embd;
+    { /* embedding lookup, scaled by sqrt(n_embd) */
+        PROF_BEGIN(ex);
+        const float scale = sqrtf((float)E);
+        for (int i = 0; i < N; i++) {
+            float *hi = m->h + (size_t)i * E;
+            tensor_row_to_f32(m->token_embd, tokens[i], hi);
+            for (int e = 0; e < E; e++) hi[e] *= scale;
+            if (m->diag && !m->diag_where[0]) {
+                diag_floats(m, hi, (size_t)E, -1, "the token embedding lookup",
+                            "token_embd.weight");
+                if (m->diag_where[0]) { /* name the token: its row is what is damaged */
+                    char t[64];
+                    snprintf(t, sizeof t, ", token %d at position %d", tokens[i], i);
+                    const size_t l = strlen(m->diag_where);
+                    snprintf(m->diag_where + l, sizeof m->diag_where - l, "%s", t);
+                }
+            }
+        }
+        PROF_END(ex, QK_OP_EMBED);
+    }
+    {
+        PROF_BEGIN(ex);
+        rope_tables(m, N);
+        PROF_END(ex, QK_OP_ROPE);
+    }
+    for (int il = 0; il < c->n_layer; il++) layer_forward(m, ex, il, N);
+
+    run_rows(m, ex, QK_OP_NORM, ROWS_NORM, m->h, m->output_norm, NULL, m->z, N, E);
+    diag_floats(m, m->z, (size_t)N * E, -1, "output_norm", "output_norm.weight");
+    { /* mean pooling over every token */
+        PROF_BEGIN(ex);
+        for (int e = 0; e < E; e++) m->pooled[e] = 0.0f;
+        for (int i = 0; i < N; i++)
+            for (int e = 0; e < E; e++) m->pooled[e] += m->z[(size_t)i * E + e];
+        for (int e = 0; e < E; e++) m->pooled[e] /= (float)N;
+        PROF_END(ex, QK_OP_POOL);
+    }
+    diag_floats(m, m->pooled, (size_t)E, -1, "mean pooling", NULL);
+    const float *emb = m->pooled;
+    if (m->has_dense) {
+        qk_act_i8 act;
+        prepare_input(m, ex, m->pooled, 1, E, &act);
+        matmul(m, ex, QK_OP_MATMUL_DENSE, &m->dense2, m->pooled, &act, 1, m->dense_buf);
+        diag_floats(m, m->dense_buf, (size_t)c->dense_ff, -1, "Dense layer 2", "dense_2.weight");
+        prepare_input(m, ex, m->dense_buf, 1, c->dense_ff, &act);
+        matmul(m, ex, QK_OP_MATMUL_DENSE, &m->dense3, m->dense_buf, &act, 1, m->dense_out);
+        diag_floats(m, m->dense_out, (size_t)E, -1, "Dense layer 3", "dense_3.weight");
+        emb = m->dense_out;
+    }
+    { /* L2 normalisation, sum of squares in double; a zero vector stays zero */
+        PROF_BEGIN(ex);
+        double ss = 0.0;
+        for (int e = 0; e < E; e++) ss += (double)emb[e] * (double)emb[e];
+        const float inv = ss > 0.0 ? (float)(1.0 / sqrt(ss)) : 0.0f;
+        for (int e = 0; e < E; e++) out[e] = emb[e] * inv;
+        PROF_END(ex, QK_OP_POOL);
+    }
+    diag_floats(m, out, (size_t)E, -1, "L2 normalisation", NULL);
 }
 
 int qk_gemma_embed(qk_gemma_model *m, const int32_t *tokens, int n_tokens, float *out,
@@ -919,53 +1240,21 @@ int qk_gemma_embed(qk_gemma_model *m, const int32_t *tokens, int n_tokens, float
             return qk_fail(err, "token %d at position %d is outside the vocabulary 0..%d",
                            tokens[i], i, c->n_vocab - 1);
     if (qk_gemma_reserve(m, n_tokens, ex->n_workers, err)) return -1;
-    const int N = n_tokens, E = c->n_embd;
-
-    { /* embedding lookup, scaled by sqrt(n_embd) */
-        PROF_BEGIN(ex);
-        const float scale = sqrtf((float)E);
-        for (int i = 0; i < N; i++) {
-            float *hi = m->h + (size_t)i * E;
-            tensor_row_to_f32(m->token_embd, tokens[i], hi);
-            for (int e = 0; e < E; e++) hi[e] *= scale;
-        }
-        PROF_END(ex, QK_OP_EMBED);
-    }
-    {
-        PROF_BEGIN(ex);
-        rope_tables(m, N);
-        PROF_END(ex, QK_OP_ROPE);
-    }
-    for (int il = 0; il < c->n_layer; il++) layer_forward(m, ex, il, N);
-
-    run_rows(m, ex, QK_OP_NORM, ROWS_NORM, m->h, m->output_norm, NULL, m->z, N, E);
-    { /* mean pooling over every token */
-        PROF_BEGIN(ex);
-        for (int e = 0; e < E; e++) m->pooled[e] = 0.0f;
-        for (int i = 0; i < N; i++)
-            for (int e = 0; e < E; e++) m->pooled[e] += m->z[(size_t)i * E + e];
-        for (int e = 0; e < E; e++) m->pooled[e] /= (float)N;
-        PROF_END(ex, QK_OP_POOL);
-    }
-    const float *emb = m->pooled;
-    if (m->has_dense) {
-        qk_act_i8 act;
-        prepare_input(m, ex, m->pooled, 1, E, &act);
-        matmul(m, ex, QK_OP_MATMUL_DENSE, &m->dense2, m->pooled, &act, 1, m->dense_buf);
-        prepare_input(m, ex, m->dense_buf, 1, c->dense_ff, &act);
-        matmul(m, ex, QK_OP_MATMUL_DENSE, &m->dense3, m->dense_buf, &act, 1, m->dense_out);
-        emb = m->dense_out;
-    }
-    { /* L2 normalisation, sum of squares in double; a zero vector stays zero */
-        PROF_BEGIN(ex);
-        double ss = 0.0;
-        for (int e = 0; e < E; e++) ss += (double)emb[e] * (double)emb[e];
-        const float inv = ss > 0.0 ? (float)(1.0 / sqrt(ss)) : 0.0f;
-        for (int e = 0; e < E; e++) out[e] = emb[e] * inv;
-        PROF_END(ex, QK_OP_POOL);
-    }
-    m->last_tokens = N;
-    return 0;
+    forward(m, tokens, n_tokens, out, ex);
+    m->last_tokens = n_tokens;
+    /* A NaN or an infinity (a damaged norm weight or fp16 scale, an overflow) is an error, never an
+     * embedding: n_embd comparisons here; only then a second pass, serial, checking every
+     * operation's output, to say where the first one appeared. */
+    const int E = c->n_embd;
+    int finite = 1;
+    for (int e = 0; e < E; e++) finite &= isfinite(out[e]) != 0;
+    if (finite) return 0;
+    m->diag = 1;
+    m->diag_where[0] = 0;
+    forward(m, tokens, n_tokens, out, &serial);
+    m->diag = 0;
+    return qk_fail(err, "non-finite values in the embedding: the first appeared in %s",
+                   m->diag_where[0] ? m->diag_where : "an operation not checked (a kernel?)");
 }
 
 const float *qk_gemma_last_hidden(const qk_gemma_model *m, int i) {

@@ -4,6 +4,8 @@
  * buffer. */
 #include "model/gguf.h"
 
+#include "common/input_file.h"
+
 #include <fcntl.h>
 #include <errno.h>
 #include <float.h>
@@ -590,15 +592,10 @@ int qk_gguf_open_memory(qk_gguf *g, const void *buf, uint64_t size, const char *
 
 int qk_gguf_open(qk_gguf *g, const char *path, qk_error *err) {
     memset(g, 0, sizeof *g);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return qk_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    /* a regular file, checked without blocking (a FIFO given as the model never hangs) */
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        int e = errno;
-        close(fd);
-        return qk_fail(err, "%s: not a regular file%s%s", path, e ? ": " : "",
-                       e ? strerror(e) : "");
-    }
+    int fd = qk_input_open(path, "model file", &st, err);
+    if (fd < 0) return -1;
     if (st.st_size == 0) { /* mmap refuses length 0; the parser reports the missing magic */
         close(fd);
         return qk_gguf_open_memory(g, NULL, 0, path, err);

@@ -1,5 +1,7 @@
 #include "model/synth.h"
 
+#include "common/output_file.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,22 +234,24 @@ static void add_metadata(qk_gguf_writer *w, const qk_synth_preset *p, int with_d
 
 int qk_synth_write(const char *path, const qk_synth_preset *p, uint64_t seed, int with_dense,
                    qk_error *err) {
-    return qk_synth_write_vocab(path, p, seed, with_dense, NULL, err);
+    return qk_synth_write_file(path, p, seed, with_dense, NULL, 1, err);
 }
 
 int qk_synth_write_vocab(const char *path, const qk_synth_preset *p, uint64_t seed, int with_dense,
                          const qk_synth_vocab *vocab, qk_error *err) {
+    return qk_synth_write_file(path, p, seed, with_dense, vocab, 1, err);
+}
+
+int qk_synth_write_file(const char *path, const qk_synth_preset *p, uint64_t seed, int with_dense,
+                        const qk_synth_vocab *vocab, int replace, qk_error *err) {
     if (vocab && (vocab->n <= 0 || !vocab->texts || !vocab->scores || !vocab->types))
         return qk_fail(err, "the vocabulary is empty or incomplete");
     const int n_vocab = vocab ? vocab->n : p->n_vocab;
     with_dense = with_dense && p->dense_ff > 0;
     tensor_plan *plan = NULL;
     int n = 0, rc = -1;
-    char tmp[4096];
-    FILE *f = NULL;
+    qk_outfile o = {0};
     qk_gguf_writer *w = qk_gguf_writer_new(32);
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof tmp)
-        return qk_fail(err, "%s: path too long", path);
     if (!w || plan_tensors(p, n_vocab, with_dense, &plan, &n)) {
         qk_fail(err, "out of memory");
         goto out;
@@ -262,40 +266,23 @@ int qk_synth_write_vocab(const char *path, const qk_synth_preset *p, uint64_t se
     for (int i = 0; i < n; i++)
         qk_gguf_writer_tensor(w, plan[i].name, (uint32_t)plan[i].n_dims, plan[i].ne,
                               plan[i].kind == KIND_NORM ? QK_GGML_F32 : QK_GGML_Q8_0);
-    f = fopen(tmp, "wb");
-    if (!f) {
-        qk_fail(err, "%s: cannot create: %m", tmp);
-        goto out;
-    }
-    if (qk_gguf_writer_write_header(w, f, err)) goto out;
+    /* a temporary file renamed into place when complete (common/output_file.h) */
+    if (qk_outfile_open(&o, path, err)) goto out;
+    if (qk_gguf_writer_write_header(w, o.f, err)) goto out;
     for (int i = 0; i < n; i++) {
         void *data = make_tensor(&plan[i], seed, qk_gguf_writer_tensor_nbytes(w, i));
         if (!data) {
             qk_fail(err, "out of memory generating %s", plan[i].name);
             goto out;
         }
-        int wrc = qk_gguf_writer_write_data(w, f, i, data, err);
+        int wrc = qk_gguf_writer_write_data(w, o.f, i, data, err);
         free(data);
         if (wrc) goto out;
     }
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-        qk_fail(err, "%s: write failed: %m", tmp);
-        goto out;
-    }
-    if (fclose(f) != 0) {
-        f = NULL;
-        qk_fail(err, "%s: write failed: %m", tmp);
-        goto out;
-    }
-    f = NULL;
-    if (rename(tmp, path) != 0) {
-        qk_fail(err, "%s: cannot rename to %s: %m", tmp, path);
-        goto out;
-    }
+    if (qk_outfile_commit(&o, replace, err)) goto out;
     rc = 0;
 out:
-    if (f) fclose(f);
-    if (rc) remove(tmp);
+    qk_outfile_abort(&o);
     qk_gguf_writer_free(w);
     free(plan);
     return rc;

@@ -28,14 +28,18 @@ typedef struct {
     int add_bos, add_eos, add_space_prefix;
 } qk_synth_vocab;
 
-/* Writes the model to path (via a temporary file renamed at the end: an existing file is replaced
- * only by a complete one). with_dense = 0 leaves the Dense layers out even if the preset has them.
- */
+/* Writes the model to path (via a temporary file in its folder, fsync'd and renamed at the end:
+ * an existing file is replaced only by a complete one). with_dense = 0 leaves the Dense layers out
+ * even if the preset has them. */
 int qk_synth_write(const char *path, const qk_synth_preset *p, uint64_t seed, int with_dense,
                    qk_error *err);
 /* The same with a real vocabulary: n_vocab becomes vocab->n (the preset's other dimensions are
  * kept). vocab = NULL writes the placeholder tokenizer (as qk_synth_write). */
 int qk_synth_write_vocab(const char *path, const qk_synth_preset *p, uint64_t seed, int with_dense,
                          const qk_synth_vocab *vocab, qk_error *err);
+/* Either of them; replace = 0 refuses an existing file ("PATH already exists: pass --force ..."),
+ * checked when the complete file is renamed into place (common/output_file.h). */
+int qk_synth_write_file(const char *path, const qk_synth_preset *p, uint64_t seed, int with_dense,
+                        const qk_synth_vocab *vocab, int replace, qk_error *err);
 
 #endif

@@ -21,7 +21,7 @@ scripts/install-tokenizer.sh >/dev/null || echo "main: tokenizer not installed: 
 "$qk" list
 "$qk" run experiments/seed-reproduction.ini --quick --force -o "$out"
 "$qk" run experiments/performance.ini --quick --force -o "$out"
-"$qk" roofline --json "$out/roofline.json"
+"$qk" roofline --json "$out/roofline.json" --force
 "$qk" report "$out/seed-reproduction.json" "$out/performance.json" --roofline "$out/roofline.json" \
   -o report/out
 echo "report: $(pwd)/report/out/REPORT.md"

@@ -134,3 +134,17 @@ Test(counters, software_events_count_per_thread, .timeout = 30) {
     const char *ev[] = {"perf::TASK-CLOCK", "perf::PAGE-FAULTS", "QK_NO_SUCH_EVENT"};
     run_available(ev, 3);
 }
+
+/* An event name PAPI does not know is bad input (the run refuses it before anything runs, at its
+ * line); a preset PAPI knows but this CPU lacks is not (one experiment file serves every CPU). */
+Test(counters, names_are_checked_against_what_papi_knows) {
+    const char *ok[] = {"PAPI_TOT_CYC", "PAPI_FP_OPS", "PAPI_L3_TCM"};
+    const char *bad[] = {"PAPI_TOT_CYC", "PAPI_FOO"};
+    char name[128], why[128];
+    const int rc = qk_counters_check_names(ok, 3, name, sizeof name, why, sizeof why);
+    cr_expect(rc == 0 || rc == -1, "known presets refused: %s (%s)", name, why);
+    if (rc == -1) cr_skip_test("PAPI does not initialise here: names cannot be checked");
+    cr_expect_eq(qk_counters_check_names(bad, 2, name, sizeof name, why, sizeof why), 1);
+    cr_expect_str_eq(name, "PAPI_FOO");
+    cr_expect(why[0], "no word from PAPI");
+}

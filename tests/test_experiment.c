@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness/experiment.h"
@@ -452,4 +453,99 @@ Test(experiment, peer_joins_the_first_forward_group) {
     cr_assert_eq(qk_experiment_parse_string(HEAD "[sweep]\npeer = none\n", "p.ini", &e, &err), 0);
     cr_expect(!e.peer_llama && !e.peer_library);
     qk_experiment_free(&e);
+}
+
+/* ---- hostile input: each fails on a clear message, or is made harmless by construction ---- */
+
+/* One Latin-1 byte (é in a comment): an error at its line, never a run whose results lose the
+ * experiment (its text must go into JSON, which is UTF-8). */
+BAD(latin1_byte, HEAD "; caf\xe9 au lait\n", 3, "byte 0xE9 (column 6) is not UTF-8")
+BAD(latin1_in_description, HEAD "description = na\xefve\n", 3, "is not UTF-8")
+BAD(truncated_utf8, HEAD "; \xe2\x82\n", 3, "is not UTF-8")
+BAD(overlong_utf8, HEAD "; \xc0\xaf\n", 3, "is not UTF-8")
+
+Test(experiment, utf8_text_is_accepted) {
+    qk_experiment e;
+    qk_error err = {{0}};
+    cr_assert_eq(qk_experiment_parse_string(HEAD "description = caf\xc3\xa9 \xe2\x82\xac "
+                                                 "\xf0\x9f\x98\x80\n",
+                                            "utf8.ini", &e, &err),
+                 0, "%s", err.msg);
+    qk_experiment_free(&e);
+}
+
+Test(experiment, threads_max_and_the_core_count_are_one_configuration) {
+    /* `threads = max, 2` on a 2-core machine: one thread count, one name (not two of one name) */
+    qk_experiment e;
+    qk_error err = {{0}};
+    cr_assert_eq(qk_experiment_parse_string(HEAD "[sweep]\nkernels = zero-copy\nisas = scalar\n"
+                                                 "threads = max, 3, 1\n",
+                                            "max3.ini", &e, &err),
+                 0, "%s", err.msg);
+    qk_config *c;
+    int n;
+    cr_assert_eq(qk_experiment_expand(&e, &universe, &c, &n, &err), 0, "%s", err.msg);
+    cr_expect_eq(universe.ncpu, 3);
+    cr_expect_eq(n, 2, "%d configurations", n);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < i; j++)
+            cr_expect(strcmp(c[i].name, c[j].name) != 0, "two configurations named %s", c[i].name);
+    free(c);
+    qk_experiment_free(&e);
+    /* `all` and an explicit list resolve the same way */
+    cr_assert_eq(qk_experiment_parse_string(HEAD "[sweep]\nkernels = zero-copy\nisas = scalar\n"
+                                                 "threads = max, 1, max\n",
+                                            "twice.ini", &e, &err),
+                 -1);
+    cr_expect(strstr(err.msg, "listed twice"), "%s", err.msg);
+}
+
+Test(experiment, quick_never_runs_more_repetitions_than_the_full_run) {
+    qk_experiment e;
+    qk_error err = {{0}};
+    cr_assert_eq(qk_experiment_parse_string(HEAD "[measure]\nrepetitions = 2\n", "q.ini", &e, &err),
+                 0, "%s", err.msg);
+    cr_expect_eq(e.quick_repetitions, 2, "--quick would run %d repetitions, the full run 2",
+                 e.quick_repetitions);
+    qk_experiment_free(&e);
+    cr_assert_eq(
+        qk_experiment_parse_string(HEAD "[measure]\nrepetitions = 20\n", "q.ini", &e, &err), 0,
+        "%s", err.msg);
+    cr_expect_eq(e.quick_repetitions, 3); /* the default where it is fewer */
+    qk_experiment_free(&e);
+}
+
+/* a FIFO used to block the parser's open forever: the suite's timeout says so */
+TestSuite(experiment_input, .timeout = 30);
+
+Test(experiment_input, fifo_or_directory_as_model_is_refused_at_once) {
+    char dir[] = "/tmp/qk-exp-XXXXXX", fifo[64], text[200];
+    cr_assert(mkdtemp(dir));
+    snprintf(fifo, sizeof fifo, "%s/model.gguf", dir);
+    cr_assert_eq(mkfifo(fifo, 0644), 0);
+    qk_experiment e;
+    qk_error err = {{0}};
+    snprintf(text, sizeof text, "[experiment]\nmodel = %s\n", fifo);
+    cr_expect_eq(qk_experiment_parse_string(text, "fifo.ini", &e, &err), -1, "a FIFO was accepted");
+    cr_expect(strstr(err.msg, "fifo.ini:2: model:") && strstr(err.msg, "FIFO"), "%s", err.msg);
+    snprintf(text, sizeof text, "[experiment]\nmodel = %s\n", dir);
+    cr_expect_eq(qk_experiment_parse_string(text, "dir.ini", &e, &err), -1);
+    cr_expect(strstr(err.msg, "dir.ini:2: model:") && strstr(err.msg, "directory"), "%s", err.msg);
+    unlink(fifo);
+    rmdir(dir);
+}
+
+Test(experiment_input, directory_or_fifo_as_experiment_file) {
+    char dir[] = "/tmp/qk-exp-XXXXXX", fifo[64];
+    cr_assert(mkdtemp(dir));
+    qk_experiment e;
+    qk_error err = {{0}};
+    cr_expect_eq(qk_experiment_parse_file(dir, &e, &err), -1);
+    cr_expect(strstr(err.msg, "is a directory"), "%s", err.msg);
+    snprintf(fifo, sizeof fifo, "%s/x.ini", dir);
+    cr_assert_eq(mkfifo(fifo, 0644), 0);
+    cr_expect_eq(qk_experiment_parse_file(fifo, &e, &err), -1);
+    cr_expect(strstr(err.msg, "FIFO"), "%s", err.msg);
+    unlink(fifo);
+    rmdir(dir);
 }

@@ -1,7 +1,10 @@
 /* The llama.cpp peer: without the library it says how to install it; with the library (installed
  * by scripts/install-peer.sh and compiled in) its embedding of BOS..EOS sequences of the tiny test
- * model matches our FP32 path at cosine >= 0.999, pinned to the PUs asked for. The tests that
- * need the library are skipped, with the reason, when it is not there. */
+ * model matches our FP32 path at cosine >= 0.999, pinned to the PUs asked for. A peer that aborts
+ * (GGML_ASSERT: tests/fixtures/abort_llama.c) is recorded as failed, with its signal and last
+ * words, and the run goes on; a model whose metadata llama.cpp would assert on is refused before
+ * anything runs, naming the key. The tests that need the library are skipped, with the reason,
+ * when it is not there. */
 #define _GNU_SOURCE /* pthread_getaffinity_np */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -13,6 +16,9 @@
 #include <unistd.h>
 
 #include "harness/refdata.h"
+#include "harness/results.h"
+#include "harness/runner.h"
+#include "model/synth.h"
 #include "harness/peers/llama.h"
 #include "model/gemma.h"
 
@@ -151,4 +157,99 @@ Test(peer_llama, threadpool_pinned_and_caller_binding_kept) {
     cr_expect(!qk_peer_llama_pinned(p));
     cr_expect(!strncmp(qk_peer_llama_binding(p), "not pinned", 10), "%s", qk_peer_llama_binding(p));
     qk_peer_llama_close(p);
+}
+
+/* ---------------------------------------------------------------- a peer that aborts */
+
+static char run_dir[64];
+
+static void make_run_dir(void) {
+    snprintf(run_dir, sizeof run_dir, "/tmp/qk-peer-XXXXXX");
+    cr_assert(mkdtemp(run_dir));
+}
+
+static void remove_run_dir(void) {
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", run_dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
+static qk_run_status run_with_peer(const char *model, const char *library, qk_error *err) {
+    char ini[128], out[128];
+    snprintf(ini, sizeof ini, "%s/peer.ini", run_dir);
+    snprintf(out, sizeof out, "%s/out", run_dir);
+    FILE *f = fopen(ini, "w");
+    cr_assert(f);
+    fprintf(f,
+            "[experiment]\nname = peer\nmodel = %s\n[sweep]\nkernels = zero-copy\nisas = "
+            "scalar\nseq_len = 4\npeer = llama.cpp\n%s%s%s[measure]\nrepetitions = 2\nwarmups = "
+            "0\ncounters = none\naccuracy = false\n",
+            model, library ? "peer_library = " : "", library ? library : "", library ? "\n" : "");
+    cr_assert_eq(fclose(f), 0);
+    qk_run_options o = {ini, out, NULL, 0, 1, QK_QKBENCH_EXE, NULL, {0}};
+    qk_run_outcome res;
+    const qk_run_status st = qk_run_experiment(&o, &res, err);
+    qk_run_outcome_free(&res);
+    return st;
+}
+
+Test(peer_llama, an_aborting_peer_is_recorded_and_the_run_goes_on, .init = make_run_dir,
+     .fini = remove_run_dir, .timeout = 120) {
+    if (!qk_peer_llama_built()) {
+        cr_skip_test("peer llama.cpp not built (headers missing: run scripts/install-peer.sh)");
+        return;
+    }
+    qk_error err = {{0}};
+    const qk_run_status st = run_with_peer(TINY, QK_ABORT_LLAMA, &err);
+    cr_assert_eq(st, QK_RUN_COMPLETE, "status %d: %s", st, err.msg);
+    char path[192];
+    snprintf(path, sizeof path, "%s/out/peer.json", run_dir);
+    json_t *doc;
+    cr_assert_eq(qk_results_load(path, &doc, &err), 0, "%s", err.msg);
+    int peer = 0, ours = 0;
+    size_t i;
+    json_t *b;
+    json_array_foreach(json_object_get(doc, "benchmarks"), i, b) {
+        const char *name = json_string_value(json_object_get(b, "name"));
+        if (strstr(name, "llama.cpp")) {
+            peer++;
+            const char *msg = json_string_value(json_object_get(b, "error_message"));
+            cr_expect(json_is_true(json_object_get(b, "failed")), "%s not failed", name);
+            cr_expect(msg && strstr(msg, "failed: ") && strstr(msg, "signal 6") &&
+                          strstr(msg, "GGML_ASSERT"),
+                      "%s: %s", name, msg ? msg : "no message");
+        } else {
+            ours += !json_object_get(b, "error_occurred");
+        }
+    }
+    cr_expect_eq(peer, 1);
+    cr_expect_gt(ours, 0, "our kernel was not measured");
+    json_decref(doc);
+}
+
+Test(peer_llama, metadata_llama_cpp_asserts_on_is_refused_first, .init = make_run_dir,
+     .fini = remove_run_dir, .timeout = 120) {
+    if (skip_unless_installed()) return;
+    /* the tiny synthetic model with dense_2_feat_in = 96 where the tensor says 64 */
+    char model[128];
+    snprintf(model, sizeof model, "%s/dense.gguf", run_dir);
+    qk_error err = {{0}};
+    cr_assert_eq(qk_synth_write(model, qk_synth_find_preset("tiny"), 1, 1, &err), 0, "%s", err.msg);
+    qk_gguf g;
+    cr_assert_eq(qk_gguf_open(&g, model, &err), 0, "%s", err.msg);
+    const qk_gguf_kv *kv = qk_gguf_find_kv(&g, "gemma-embedding.dense_2_feat_in");
+    cr_assert(kv && kv->type == QK_GGUF_UINT32);
+    const long off = (long)kv->value_offset;
+    qk_gguf_close(&g);
+    FILE *f = fopen(model, "r+b");
+    cr_assert(f);
+    const uint32_t v = 96;
+    fseek(f, off, SEEK_SET);
+    fwrite(&v, sizeof v, 1, f);
+    cr_assert_eq(fclose(f), 0);
+    const qk_run_status st = run_with_peer(model, NULL, &err);
+    cr_expect_eq(st, QK_RUN_BAD_INPUT, "status %d: %s", st, err.msg);
+    cr_expect(strstr(err.msg, "gemma-embedding.dense_2_feat_in = 96") &&
+                  strstr(err.msg, "dense_2.weight"),
+              "%s", err.msg);
 }

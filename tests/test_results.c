@@ -1,13 +1,17 @@
 /* Results files: written to a temporary folder and parsed back with jansson; every required field
  * of the context and of the Google-Benchmark-shaped records; the CSV (row count, RFC 4180 quoting);
  * atomic writes leave no temporary file; an existing result is not replaced without force, while
- * the run that wrote it may rewrite it; the loader rejects other JSON and other schema versions. */
+ * the run that wrote it may rewrite it; the loader rejects other JSON and other schema versions, a
+ * directory or a FIFO (at once, with a message saying what it is) and duplicate keys; a run's files
+ * (NAME.json only when complete, NAME.partial.json until then); numbers read back range-checked
+ * before any conversion; and which documents can be compared (build, CPU). */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness/results.h"
@@ -384,4 +388,123 @@ Test(results, bad_arguments) {
     cr_expect_eq(qk_results_write(r, dir, "a/b", 1, 0, &err), -1);
     cr_expect(strstr(err.msg, "without '/'"), "%s", err.msg);
     qk_results_free(r);
+}
+
+Test(results, load_refuses_a_directory_or_a_fifo) {
+    json_t *doc = NULL;
+    qk_error err = {{0}};
+    cr_expect_neq(qk_results_load(dir, &doc, &err), 0);
+    cr_expect(strstr(err.msg, "is a directory") != NULL, "%s", err.msg);
+    char fifo[128];
+    snprintf(fifo, sizeof fifo, "%s/fifo.json", dir);
+    cr_assert_eq(mkfifo(fifo, 0644), 0);
+    cr_expect_neq(qk_results_load(fifo, &doc, &err), 0);
+    cr_expect(strstr(err.msg, "FIFO") != NULL, "%s", err.msg);
+    write_text("dup.json",
+               "{\"context\": {\"generator\": \"qkbench 0.1\", \"json_schema_version\": "
+               "1}, \"benchmarks\": [], \"complete\": true, \"complete\": false}");
+    expect_load_error("dup.json", "duplicate");
+}
+
+Test(results, numbers_are_range_checked_before_conversion) {
+    json_t *o = json_pack("{s:f, s:f, s:i, s:f, s:s, s:f}", "huge", 1e300, "half", 2.5, "seq", 16,
+                          "whole", 16.0, "text", "16", "neg", -3.25);
+    long long v = -1;
+    double d = -1;
+    qk_error err = {{0}};
+    cr_expect_neq(qk_results_get_int(o, "huge", 1, 1 << 20, &v, &err), 0, "1e300 read as %lld", v);
+    cr_expect(strstr(err.msg, "'huge'") && strstr(err.msg, "not an integer in 1..1048576"), "%s",
+              err.msg);
+    cr_expect_neq(qk_results_get_int(o, "half", 1, 100, &v, &err), 0);
+    cr_expect_neq(qk_results_get_int(o, "text", 1, 100, &v, &err), 0);
+    cr_expect(strstr(err.msg, "not an integer"), "%s", err.msg);
+    cr_expect_neq(qk_results_get_int(o, "missing", 1, 100, &v, &err), 0);
+    cr_expect(strstr(err.msg, "missing"), "%s", err.msg);
+    cr_expect_neq(qk_results_get_int(o, "seq", 17, 100, &v, &err), 0);
+    cr_expect(strstr(err.msg, "outside 17..100"), "%s", err.msg);
+    cr_assert_eq(qk_results_get_int(o, "seq", 1, 100, &v, &err), 0, "%s", err.msg);
+    cr_expect_eq(v, 16);
+    cr_assert_eq(qk_results_get_int(o, "whole", 1, 100, &v, &err), 0, "%s", err.msg);
+    cr_expect_eq(v, 16);
+    /* times: positive and finite; a negative one is refused, not turned into a "-3.25x" ratio */
+    cr_expect_neq(qk_results_get_number(o, "neg", 1e-9, 1e9, &d, &err), 0);
+    cr_expect(strstr(err.msg, "-3.25"), "%s", err.msg);
+    cr_expect_neq(qk_results_get_number(o, "huge", 1e-9, 1e9, &d, &err), 0);
+    cr_assert_eq(qk_results_get_number(o, "half", 1e-9, 1e9, &d, &err), 0, "%s", err.msg);
+    cr_expect_eq(d, 2.5);
+    json_decref(o);
+}
+
+static json_t *doc_of(const char *cpu, const char *build_type, int sanitized) {
+    return json_pack("{s:{s:s, s:i, s:s, s:s, s:b}, s:[], s:b}", "context", "generator",
+                     "qkbench 0.1", "json_schema_version", QK_RESULTS_SCHEMA_VERSION, "cpu_model",
+                     cpu, "build_type", build_type, "sanitized", sanitized, "benchmarks",
+                     "complete", 1);
+}
+
+Test(results, comparable_names_build_and_cpu) {
+    json_t *rel = doc_of("AMD EPYC 9B45", "Release", 0),
+           *asan = doc_of("AMD EPYC 9B45", "RelWithDebInfo", 1);
+    json_t *other = doc_of("AMD EPYC 7B13", "Release", 0),
+           *rel2 = doc_of("AMD EPYC 9B45", "Release", 0);
+    qk_error err = {{0}};
+    const unsigned both = QK_RESULTS_SAME_BUILD | QK_RESULTS_SAME_CPU;
+    cr_expect_eq(qk_results_comparable(rel, "a.json", rel2, "b.json", both, &err), 0, "%s",
+                 err.msg);
+    cr_expect_neq(qk_results_comparable(rel, "a.json", asan, "b.json", both, &err), 0);
+    cr_expect(strstr(err.msg, "b.json a sanitized") && strstr(err.msg, "a.json is a Release"), "%s",
+              err.msg);
+    cr_expect_neq(qk_results_comparable(rel, "a.json", other, "c.json", both, &err), 0);
+    cr_expect(strstr(err.msg, "not the same CPU") && strstr(err.msg, "AMD EPYC 7B13"), "%s",
+              err.msg);
+    /* report puts CPUs in columns: only the build must agree */
+    cr_expect_eq(qk_results_comparable(rel, "a.json", other, "c.json", QK_RESULTS_SAME_BUILD, &err),
+                 0, "%s", err.msg);
+    char text[256];
+    qk_results_describe(asan, text, sizeof text);
+    cr_expect(strstr(text, "AMD EPYC 9B45") && strstr(text, "sanitized"), "%s", text);
+    json_decref(rel), json_decref(asan), json_decref(other), json_decref(rel2);
+}
+
+Test(results, run_files_partial_until_complete) {
+    qk_results *r = qk_results_new();
+    cr_assert(r);
+    cr_assert_eq(qk_results_capture_environment(r), 0);
+    qk_error err = {{0}};
+    char json[256], partial[256];
+    snprintf(json, sizeof json, "%s/r.json", dir);
+    snprintf(partial, sizeof partial, "%s/r.partial.json", dir);
+    cr_assert_eq(qk_results_run_begin(r, dir, "r", 0, &err), 0, "%s", err.msg);
+    cr_expect_eq(access(partial, F_OK), 0, "no checkpoint at the start");
+    cr_expect_neq(access(json, F_OK), 0, "NAME.json before the run is complete");
+    cr_assert_eq(qk_results_add_repetition(r, "forward/x", 0, 1, 0.01, 0.01, NULL), 0);
+    cr_assert_eq(qk_results_run_checkpoint(r, "interrupted", NULL, &err), 0, "%s", err.msg);
+    json_t *doc;
+    cr_assert_eq(qk_results_load(partial, &doc, &err), 0, "%s", err.msg);
+    cr_expect_str_eq(json_string_value(json_object_get(doc, "state")), "interrupted");
+    cr_expect(json_is_false(json_object_get(doc, "complete")));
+    json_decref(doc);
+    /* another run of the same name refuses the unfinished one's checkpoint without force */
+    qk_results *r2 = qk_results_new();
+    cr_expect_neq(qk_results_run_begin(r2, dir, "r", 0, &err), 0);
+    cr_expect(strstr(err.msg, "r.partial.json already exists") && strstr(err.msg, "--force"), "%s",
+              err.msg);
+    qk_results_free(r2);
+    cr_assert_eq(qk_results_run_finish(r, &err), 0, "%s", err.msg);
+    cr_assert_eq(qk_results_load(json, &doc, &err), 0, "%s", err.msg);
+    cr_expect(json_is_true(json_object_get(doc, "complete")));
+    cr_expect_str_eq(json_string_value(json_object_get(doc, "state")), "complete");
+    json_decref(doc);
+    cr_expect_neq(access(partial, F_OK), 0, "the checkpoint outlived the complete files");
+    qk_results_free(r);
+}
+
+Test(results, strings_that_are_not_utf8_are_kept) {
+    json_t *j = qk_results_string("caf\xe9 \xc3\xa9 end\xff");
+    cr_assert(json_is_string(j), "the string was lost");
+    cr_expect_str_eq(json_string_value(j), "caf\xef\xbf\xbd \xc3\xa9 end\xef\xbf\xbd");
+    json_decref(j);
+    j = qk_results_string("plain");
+    cr_expect_str_eq(json_string_value(j), "plain");
+    json_decref(j);
 }

@@ -113,6 +113,7 @@ TestSuite(validation, .init = setup, .fini = teardown, .timeout = 60);
 TestSuite(embed_input, .init = setup, .fini = teardown, .timeout = 60);
 TestSuite(scratch_limit, .init = setup, .fini = teardown, .timeout = 60);
 TestSuite(absurd_header, .init = setup, .fini = teardown, .timeout = 5);
+TestSuite(nonfinite, .init = setup, .fini = teardown, .timeout = 60);
 
 /* ---------------------------------------------------------------- rewriting a model */
 
@@ -551,6 +552,138 @@ Test(validation, layer_pattern_too_short) {
     expect_refused_both(path, "key " K("attention.sliding_window_pattern"), "6 bools");
 }
 
+/* ---------------------------------------------------------------- metadata against the tensors
+ * The one validation pass (qk_gemma_read_config, which the runner calls before anything runs, and
+ * every load) checks the keys other readers trust: llama.cpp asserts on the Dense ones. */
+
+static void expect_config_refused(const char *path, const char *n1, const char *n2) {
+    qk_gguf g;
+    qk_gemma_config c;
+    qk_error err = {{0}};
+    cr_assert_eq(qk_gguf_open(&g, path, &err), 0, "%s", err.msg);
+    const int rc = qk_gemma_read_config(&g, &c, &err);
+    qk_gguf_close(&g);
+    cr_assert_neq(rc, 0, "%s: configuration accepted, expected a refusal naming %s", path, n1);
+    cr_expect(strstr(err.msg, n1) != NULL, "message '%s' does not name '%s'", err.msg, n1);
+    if (n2) cr_expect(strstr(err.msg, n2) != NULL, "message '%s' lacks '%s'", err.msg, n2);
+    expect_refused_both(path, n1, n2);
+}
+
+Test(validation, dense_feat_in_disagrees_with_the_tensor) {
+    const edits e = {.kv = {{K("dense_2_feat_in"), SET_U32, .u = 96}}};
+    expect_config_refused(rewrite("m.gguf", &e), "key " K("dense_2_feat_in") " = 96",
+                          "tensor dense_2.weight");
+}
+
+Test(validation, dense_feat_out_disagrees_with_the_tensor) {
+    const edits e = {.kv = {{K("dense_3_feat_out"), SET_U32, .u = 32}}};
+    expect_config_refused(rewrite("m.gguf", &e), "key " K("dense_3_feat_out") " = 32",
+                          "tensor dense_3.weight");
+    const edits f = {.kv = {{K("dense_2_feat_out"), SET_U32, .u = 100}}};
+    expect_config_refused(rewrite("n.gguf", &f), "key " K("dense_2_feat_out") " = 100",
+                          "tensor dense_2.weight");
+}
+
+Test(validation, dense_keys_without_dense_tensors) {
+    const edits e = {
+        .t = {{.name = "dense_2.weight", .drop = 1}, {.name = "dense_3.weight", .drop = 1}}};
+    expect_config_refused(rewrite("m.gguf", &e), "key " K("dense_2_feat_in"), "dense_2.weight");
+}
+
+Test(validation, fewer_blocks_than_tensors) {
+    const edits e = {.kv = {{K("block_count"), SET_U32, .u = 5}}};
+    expect_config_refused(rewrite("m.gguf", &e), "blk.5.", "key " K("block_count") " = 5");
+}
+
+Test(validation, tokenizer_disagrees_with_the_embedding_rows) {
+    const edits e = {.t = {{.name = "token_embd.weight", .n_dims = 2, .ne = {64, 100, 1, 1}}}};
+    expect_config_refused(rewrite("m.gguf", &e), "key tokenizer.ggml.tokens has 512 entries",
+                          "tensor token_embd.weight");
+}
+
+Test(validation, special_token_outside_the_vocabulary) {
+    const edits e = {.kv = {{"tokenizer.ggml.bos_token_id", SET_U32, .u = 9999}}};
+    expect_config_refused(rewrite("m.gguf", &e), "key tokenizer.ggml.bos_token_id = 9999",
+                          "token_embd.weight");
+}
+
+/* ---------------------------------------------------------------- non-finite values
+ * One value of the file made NaN or infinite in place: the forward pass must fail, never give an
+ * embedding, and the message names where the first non-finite value appeared. */
+
+/* Copies the tiny model to DIR/NAME and writes `bytes` at byte `at` of tensor `tensor`'s data. */
+static const char *damaged(const char *name, const char *tensor, uint64_t at, const void *bytes,
+                           size_t n) {
+    static char out[256];
+    snprintf(out, sizeof out, "%s/%s", dir, name);
+    qk_gguf g;
+    qk_error err;
+    cr_assert_eq(qk_gguf_open(&g, tiny, &err), 0, "%s", err.msg);
+    const qk_gguf_tensor *t = qk_gguf_find_tensor(&g, tensor);
+    cr_assert(t, "no tensor %s", tensor);
+    const uint64_t off = (uint64_t)(t->data - g.map) + at;
+    FILE *in = fopen(tiny, "rb"), *o = fopen(out, "wb");
+    cr_assert(in && o);
+    char buf[65536];
+    size_t r;
+    while ((r = fread(buf, 1, sizeof buf, in)) > 0) cr_assert_eq(fwrite(buf, 1, r, o), r);
+    fclose(in);
+    cr_assert_eq(fseek(o, (long)off, SEEK_SET), 0);
+    cr_assert_eq(fwrite(bytes, 1, n, o), n);
+    cr_assert_eq(fclose(o), 0);
+    qk_gguf_close(&g);
+    return out;
+}
+
+static void expect_nonfinite(const char *path, const qk_gemma_options *opt, const int32_t *tokens,
+                             int n, const char *n1, const char *n2) {
+    qk_gemma_model *m = NULL;
+    qk_error err = {{0}};
+    cr_assert_eq(qk_gemma_load(&m, path, opt, &err), 0, "%s", err.msg);
+    float out[64];
+    const int rc = qk_gemma_embed(m, tokens, n, out, NULL, &err);
+    cr_expect_neq(rc, 0, "a non-finite embedding was returned as a result");
+    cr_expect(strstr(err.msg, "non-finite") && strstr(err.msg, n1), "message '%s' lacks '%s'",
+              err.msg, n1);
+    if (n2) cr_expect(strstr(err.msg, n2) != NULL, "message '%s' lacks '%s'", err.msg, n2);
+    qk_gemma_free(m);
+}
+
+static const int32_t seq5[5] = {2, 300, 301, 302, 1};
+
+Test(nonfinite, nan_norm_weight_names_layer_and_operation) {
+    const float nan = NAN;
+    const char *p =
+        damaged("nan-norm.gguf", "blk.1.ffn_norm.weight", 3 * sizeof(float), &nan, sizeof nan);
+    expect_nonfinite(p, &fp32_opts, seq5, 5, "layer 1, ffn_norm", "blk.1.ffn_norm.weight");
+    expect_nonfinite(p, int8_opts(), seq5, 5, "layer 1, ffn_norm", "blk.1.ffn_norm.weight");
+}
+
+Test(nonfinite, nan_fp16_scale_names_the_matmul) {
+    const uint16_t nan16 = 0x7e00; /* the scale of block 0 of row 0 */
+    const char *p = damaged("nan-scale.gguf", "blk.0.attn_q.weight", 0, &nan16, sizeof nan16);
+    expect_nonfinite(p, &fp32_opts, seq5, 5, "layer 0, attn_q matmul", "blk.0.attn_q.weight");
+    expect_nonfinite(p, int8_opts(), seq5, 5, "layer 0, attn_q matmul", "blk.0.attn_q.weight");
+    const qk_gemma_options parse = {QK_PATH_INT8, qk_kernel_find("parse-per-block", "scalar"),
+                                    QK_ACT_PER_BLOCK};
+    expect_nonfinite(p, &parse, seq5, 5, "layer 0, attn_q matmul", NULL);
+}
+
+Test(nonfinite, infinite_embedding_row_names_the_token) {
+    /* token 301's row of token_embd (Q8_0: 2 blocks of 34 bytes per row of 64 values) */
+    const uint16_t inf16 = 0x7c00;
+    const char *p =
+        damaged("inf-row.gguf", "token_embd.weight", 301 * 2 * 34, &inf16, sizeof inf16);
+    expect_nonfinite(p, &fp32_opts, seq5, 5, "token embedding lookup", "token 301 at position 2");
+    qk_gemma_model *m = NULL;
+    qk_error err;
+    cr_assert_eq(qk_gemma_load(&m, p, &fp32_opts, &err), 0, "%s", err.msg);
+    const int32_t other[3] = {2, 300, 1}; /* a sequence without it is fine */
+    float out[64];
+    cr_expect_eq(qk_gemma_embed(m, other, 3, out, NULL, &err), 0, "%s", err.msg);
+    qk_gemma_free(m);
+}
+
 /* ---------------------------------------------------------------- inputs to the forward pass */
 
 static qk_gemma_model *load_tiny(const char *path) {
@@ -577,8 +710,12 @@ Test(embed_input, token_id_out_of_range) {
 }
 
 Test(embed_input, vocabulary_smaller_than_a_token_id) {
-    /* a model whose vocabulary is 100 tokens: id 100 and above are refused, 99 works */
-    const edits e = {.t = {{.name = "token_embd.weight", .n_dims = 2, .ne = {64, 100, 1, 1}}}};
+    /* a model whose vocabulary is 100 tokens: id 100 and above are refused, 99 works (without the
+     * tokenizer's 512 tokens, which would disagree with the 100 rows) */
+    const edits e = {.kv = {{"tokenizer.ggml.tokens", DROP},
+                            {"tokenizer.ggml.scores", DROP},
+                            {"tokenizer.ggml.token_type", DROP}},
+                     .t = {{.name = "token_embd.weight", .n_dims = 2, .ne = {64, 100, 1, 1}}}};
     qk_gemma_model *m = load_tiny(rewrite("v100.gguf", &e));
     cr_assert_eq(qk_gemma_get_config(m)->n_vocab, 100);
     float out[64];

@@ -28,6 +28,11 @@ static void usage(FILE *f) {
         "embedding, n_embd floats (%%.9g) separated by single spaces. Token ids are used as given\n"
         "(add BOS=2 first and EOS=1 last yourself); texts go through the model file's\n"
         "tokenizer, which adds BOS/EOS as the file says (qkbench tokenize shows the ids).\n"
+        "A non-finite value in the output is an error naming the layer and operation where the\n"
+        "first one appeared (exit 1, nothing printed). Text and token files are regular files of\n"
+        "at most 64 MiB; CRLF endings are accepted, a NUL byte or a lone CR is an error at its\n"
+        "line. Exit code: 0; 1 a failure while running; 2 bad usage or bad input (the model, a\n"
+        "file, an empty item in a token list), before anything runs.\n"
         "\n"
         "  --model FILE        GGUF file (architecture gemma-embedding)\n"
         "  --tokens IDS        a sequence, e.g. 2,818,5279,1 (repeatable: one line out each)\n"
@@ -60,20 +65,24 @@ typedef struct {
     int32_t **seqs;
     int *lens;
     char **texts; /* texts[i] != NULL: sequence i is this text, tokenized once the file is open */
-    int n, n_texts;
+    int n, n_texts, cap;
 } seq_list;
 
 static int append(seq_list *s, int32_t *ids, int n, char *text, qk_error *err) {
-    int32_t **seqs = realloc(s->seqs, (size_t)(s->n + 1) * sizeof *seqs);
-    if (seqs) s->seqs = seqs;
-    int *lens = seqs ? realloc(s->lens, (size_t)(s->n + 1) * sizeof *lens) : NULL;
-    if (lens) s->lens = lens;
-    char **texts = lens ? realloc(s->texts, (size_t)(s->n + 1) * sizeof *texts) : NULL;
-    if (texts) s->texts = texts;
-    if (!texts) {
-        free(ids);
-        free(text);
-        return qk_fail(err, "out of memory");
+    if (s->n == s->cap) { /* geometric growth: a file of 180,000 lines is 12 reallocations */
+        const int cap = s->cap ? 2 * s->cap : 64;
+        int32_t **seqs = realloc(s->seqs, (size_t)cap * sizeof *seqs);
+        if (seqs) s->seqs = seqs;
+        int *lens = seqs ? realloc(s->lens, (size_t)cap * sizeof *lens) : NULL;
+        if (lens) s->lens = lens;
+        char **texts = lens ? realloc(s->texts, (size_t)cap * sizeof *texts) : NULL;
+        if (texts) s->texts = texts;
+        if (!texts) {
+            free(ids);
+            free(text);
+            return qk_fail(err, "out of memory");
+        }
+        s->cap = cap;
     }
     s->seqs[s->n] = ids;
     s->lens[s->n] = n;
@@ -147,20 +156,12 @@ static int tokenize_texts(seq_list *s, const char *model, const char *prompt, in
 }
 
 static int read_tokens_file(seq_list *s, const char *path, qk_error *err) {
-    FILE *f = fopen(path, "r");
-    if (!f) return qk_fail(err, "%s: cannot open: %m", path);
-    char *line = NULL;
-    size_t cap = 0;
-    int lineno = 0, rc = 0;
-    while (getline(&line, &cap, f) >= 0) {
-        lineno++;
-        if (add_seq(s, line, err)) {
-            rc = qk_fail_prefix(err, "%s:%d", path, lineno);
-            break;
-        }
-    }
-    free(line);
-    fclose(f);
+    char **lines;
+    int n, rc = 0;
+    if (qk_read_lines(path, &lines, &n, err)) return -1;
+    for (int i = 0; i < n && rc == 0; i++)
+        if (add_seq(s, lines[i], err)) rc = qk_fail_prefix(err, "%s:%d", path, i + 1);
+    qk_free_lines(lines, n);
     return rc;
 }
 
@@ -286,20 +287,20 @@ int qk_cmd_embed(int argc, char **argv) {
     }
     tok_ctx tok = {0};
     double t0 = qk_now_seconds();
-    if (tokenize_texts(&seqs, model, prompt, as_json, &tok, &err)) {
+    if (tokenize_texts(&seqs, model, prompt, as_json, &tok, &err)) { /* the model or a text */
         tok_close(&tok);
         free_seqs(&seqs);
-        return qk_cli_error("embed", 1, &err);
+        return qk_cli_error("embed", 2, &err);
     }
     if (timing && seqs.n_texts)
         fprintf(stderr, "tokenize: %.1f ms (%d texts, tokenizer loaded from the file)\n",
                 1e3 * (qk_now_seconds() - t0), seqs.n_texts);
     qk_gemma_model *m;
     t0 = qk_now_seconds();
-    if (qk_gemma_load(&m, model, &opt, &err)) {
+    if (qk_gemma_load(&m, model, &opt, &err)) { /* the model file: bad input, nothing ran */
         tok_close(&tok);
         free_seqs(&seqs);
-        return qk_cli_error("embed", 1, &err);
+        return qk_cli_error("embed", 2, &err);
     }
     if (timing)
         fprintf(stderr, "load: %.1f ms (%s path%s%s%s)\n", 1e3 * (qk_now_seconds() - t0),
@@ -331,11 +332,19 @@ int qk_cmd_embed(int argc, char **argv) {
             break;
         }
         double te = qk_now_seconds();
-        if (as_json) {
+        if (as_json) { /* every value, or an error: never a short or empty embedding */
             json_t *e = json_array();
-            for (int i = 0; i < dim; i++) json_array_append_new(e, json_real(out[i]));
-            json_array_append_new(list, json_pack("{s:i, s:f, s:o}", "tokens", seqs.lens[s],
-                                                  "seconds", te - ts, "embedding", e));
+            int bad = !e;
+            for (int i = 0; i < dim && !bad; i++) bad = json_array_append_new(e, json_real(out[i]));
+            json_t *rec = bad ? NULL
+                              : json_pack("{s:i, s:f, s:o}", "tokens", seqs.lens[s], "seconds",
+                                          te - ts, "embedding", e);
+            if (!rec || json_array_append_new(list, rec)) {
+                if (bad) json_decref(e); /* (json_pack took e, also when it failed) */
+                fprintf(stderr, "qkbench embed: sequence %d: cannot build the JSON output\n",
+                        s + 1);
+                rc = 1;
+            }
             continue;
         }
         for (int i = 0; i < dim; i++) printf(i ? " %.9g" : "%.9g", out[i]);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/output_file.h"
 #include "model/synth.h"
 #include "harness/cli/args.h"
 #include "harness/cli/commands.h"
@@ -13,11 +14,13 @@ static void usage(FILE *f) {
     fprintf(
         f,
         "usage: qkbench gen-model --preset NAME [--seed S] [--no-dense]\n"
-        "                         [--vocab tokenizer.json] -o FILE.gguf\n"
+        "                         [--vocab tokenizer.json] -o FILE.gguf [--force]\n"
         "\n"
         "Writes a synthetic EmbeddingGemma model (architecture gemma-embedding) with llama.cpp's\n"
         "metadata keys and tensor names, Q8_0 matrices and F32 norms. The same preset and seed\n"
-        "always give the same file. The file is written to FILE.tmp.PID and renamed at the end.\n"
+        "always give the same file. It is written to a temporary file beside FILE, fsync'd and\n"
+        "renamed to FILE when complete; an existing FILE is never replaced without --force (and\n"
+        "then only by a complete file). Exit code: 0; 1 a failure while writing; 2 bad usage.\n"
         "\n"
         "  --preset NAME   one of:\n");
     for (int i = 0; i < qk_synth_preset_count(); i++)
@@ -30,20 +33,19 @@ static void usage(FILE *f) {
             "                  scripts/install-tokenizer.sh prints): the tokenizer section\n"
             "                  gets its tokens, types and merge-derived scores, and n_vocab\n"
             "                  becomes its size (262144); without it, placeholder tokens\n"
-            "  -o FILE         output path\n");
+            "  -o FILE         output path\n"
+            "  --force         replace FILE if it exists\n");
 }
 
 int qk_cmd_gen_model(int argc, char **argv) {
-    static const struct option opts[] = {{"preset", required_argument, 0, 'p'},
-                                         {"seed", required_argument, 0, 's'},
-                                         {"no-dense", no_argument, 0, 'n'},
-                                         {"output", required_argument, 0, 'o'},
-                                         {"vocab", required_argument, 0, 'v'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"preset", required_argument, 0, 'p'}, {"seed", required_argument, 0, 's'},
+        {"no-dense", no_argument, 0, 'n'},     {"output", required_argument, 0, 'o'},
+        {"vocab", required_argument, 0, 'v'},  {"force", no_argument, 0, 'f'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     const char *preset = NULL, *out = NULL, *vocab_path = NULL;
     long seed = 1;
-    int dense = 1, c;
+    int dense = 1, force = 0, c;
     qk_error err;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
@@ -64,6 +66,9 @@ int qk_cmd_gen_model(int argc, char **argv) {
         case 'v':
             vocab_path = optarg;
             break;
+        case 'f':
+            force = 1;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -81,11 +86,13 @@ int qk_cmd_gen_model(int argc, char **argv) {
         fprintf(stderr, "qkbench gen-model: unknown preset '%s' (see --help)\n", preset);
         return 2;
     }
+    /* a typo in -o must not cost a real model: refused before anything is generated */
+    if (!force && qk_refuse_existing(out, &err)) return qk_cli_error("gen-model", 2, &err);
     double t0 = qk_now_seconds();
     qk_vocab_json vj = {0};
     qk_synth_vocab sv = {0};
     if (vocab_path) {
-        if (qk_vocab_json_read(&vj, vocab_path, &err)) return qk_cli_error("gen-model", 1, &err);
+        if (qk_vocab_json_read(&vj, vocab_path, &err)) return qk_cli_error("gen-model", 2, &err);
         sv = qk_vocab_json_synth(&vj);
         fprintf(stderr,
                 "qkbench gen-model: %s: %d tokens (%d normal, %d control, %d user-defined, "
@@ -93,7 +100,8 @@ int qk_cmd_gen_model(int argc, char **argv) {
                 vocab_path, vj.n, vj.n_normal, vj.n_control, vj.n_user_defined, vj.n_byte,
                 vj.n_merges, vj.n_added_dropped);
     }
-    int rc = qk_synth_write_vocab(out, p, (uint64_t)seed, dense, vocab_path ? &sv : NULL, &err);
+    int rc =
+        qk_synth_write_file(out, p, (uint64_t)seed, dense, vocab_path ? &sv : NULL, force, &err);
     if (vocab_path) qk_vocab_json_free(&vj);
     if (rc) return qk_cli_error("gen-model", 1, &err);
     fprintf(stderr, "qkbench gen-model: wrote %s (preset %s%s, seed %ld%s) in %.1f s\n", out,

@@ -5,12 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/output_file.h"
 #include "harness/cli/args.h"
 #include "harness/cli/commands.h"
 #include "harness/microbench/roofline.h"
 
 static const char usage[] =
-    "usage: qkbench roofline [--threads LIST] [--seconds S] [--json FILE]\n"
+    "usage: qkbench roofline [--threads LIST] [--seconds S] [--json FILE [--force]]\n"
     "\n"
     "Measures this machine's ceilings for the roofline analysis of `qkbench report`, per thread\n"
     "count (threads pinned compact, one per core first):\n"
@@ -22,12 +23,16 @@ static const char usage[] =
     "Each figure is the best repetition within S seconds. Skipped ISAs are listed with the "
     "reason.\n"
     "\n"
-    "  --threads LIST  thread counts, integers or 'all' (usable cores); default 1,all\n"
+    "  --threads LIST  thread counts, integers or 'all' (usable cores); default 1,all; a count\n"
+    "                  above the usable PUs is refused (threads taking turns measure no ceiling)\n"
     "  --seconds S     time spent per measurement, 0.01..60 (default 0.2)\n"
-    "  --json FILE     also write the figures as JSON (read by qkbench report --roofline)\n"
+    "  --json FILE     also write the figures as JSON (read by qkbench report --roofline); an\n"
+    "                  existing FILE is refused before anything is measured\n"
+    "  --force         replace an existing FILE (written to a temporary file, then renamed)\n"
     "  --help          this text\n"
     "\n"
-    "Exit code: 0; 1 on a run-time failure (memory, threads, writing FILE); 2 on a usage error.\n";
+    "Exit code: 0; 1 on a run-time failure (memory, threads, writing FILE); 2 on a usage error\n"
+    "or bad input (FILE exists, too many threads), before anything is measured.\n";
 
 /* "1,all" -> {1, 0}: 0 stands for every usable core (the library resolves it). */
 static int parse_threads(const char *s, int **out, int *n, qk_error *err) {
@@ -108,6 +113,7 @@ static void on_row(void *ctx, const qk_roofline_row *r) {
 
 int qk_cmd_roofline(int argc, char **argv) {
     const char *threads_arg = "1,all", *json_path = NULL;
+    int force = 0;
     double seconds = 0.2;
     qk_error err = {{0}};
     for (int i = 1; i < argc; i++) {
@@ -115,6 +121,10 @@ int qk_cmd_roofline(int argc, char **argv) {
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(usage, stdout);
             return 0;
+        }
+        if (!strcmp(a, "--force")) {
+            force = 1;
+            continue;
         }
         if (!strcmp(a, "--threads") || !strcmp(a, "--seconds") || !strcmp(a, "--json")) {
             if (i + 1 == argc) {
@@ -142,11 +152,15 @@ int qk_cmd_roofline(int argc, char **argv) {
     int *threads = NULL, n_threads = 0;
     if (parse_threads(threads_arg, &threads, &n_threads, &err))
         return qk_cli_error("roofline", 2, &err);
+    if (json_path && !force && qk_refuse_existing(json_path, &err)) {
+        free(threads);
+        return qk_cli_error("roofline", 2, &err);
+    }
     const qk_roofline_options o = {threads, n_threads, seconds, on_start, on_row, NULL};
     json_t *doc = NULL;
     const int mrc = qk_roofline_measure(&o, &doc, &err);
     free(threads);
-    if (mrc) return qk_cli_error("roofline", 1, &err);
+    if (mrc) return qk_cli_error("roofline", mrc > 0 ? 2 : 1, &err);
     size_t i;
     json_t *s;
     json_array_foreach(json_object_get(json_object_get(doc, "roofline"), "skipped"), i, s) {
@@ -157,7 +171,7 @@ int qk_cmd_roofline(int argc, char **argv) {
     }
     int rc = 0;
     if (json_path) {
-        if (qk_roofline_write_json(json_path, doc, &err))
+        if (qk_roofline_write_json(json_path, doc, force, &err))
             rc = qk_cli_error("roofline", 1, &err);
         else
             printf("\nwrote %s\n", json_path);

@@ -43,7 +43,7 @@ static void on_progress(void *ctx, const qk_run_progress *p) {
     c->line_open = c->tty;
 }
 
-static void print_table(const qk_run_outcome *out) {
+static void print_table(const qk_run_outcome *out, int reps_planned) {
     int w = 13;
     for (int i = 0; i < out->n_rows; i++)
         if ((int)strlen(out->rows[i].name) > w) w = (int)strlen(out->rows[i].name);
@@ -59,11 +59,13 @@ static void print_table(const qk_run_outcome *out) {
             continue;
         }
         if (!r->measured) continue;
-        char allocs[32] = "-"; /* not counted for the peer */
+        char allocs[32] = "-", reps[48] = ""; /* allocations are not counted for the peer */
         if (!r->peer) snprintf(allocs, sizeof allocs, "%llu", r->allocations);
-        printf("| %-*s | %10.3f | %9.3f .. %9.3f | %5.1f%% | %8.1f | %9s |%s\n", w, r->name,
+        if (r->reps_done < reps_planned)
+            snprintf(reps, sizeof reps, " %d of %d repetitions", r->reps_done, reps_planned);
+        printf("| %-*s | %10.3f | %9.3f .. %9.3f | %5.1f%% | %8.1f | %9s |%s%s%s\n", w, r->name,
                1e3 * r->median_s, 1e3 * r->ci_lo_s, 1e3 * r->ci_hi_s, 100 * r->cv, r->gops, allocs,
-               r->noisy ? " noisy" : "");
+               r->noisy ? " noisy" : "", r->oversubscribed ? " oversubscribed" : "", reps);
     }
     for (int i = 0; i < out->n_rows; i++) {
         const qk_run_row *r = &out->rows[i];
@@ -84,12 +86,22 @@ static void usage(FILE *f) {
         "warm-ups first, then repetitions interleaved round-robin across the kernels compared, on "
         "a\n"
         "pinned thread pool. Progress goes to stderr; a table to stdout; results to\n"
-        "DIR/NAME.json (Google Benchmark-shaped, with the machine's context) and DIR/NAME.csv.\n"
-        "Ctrl-C stops after the current repetition and keeps what was measured (complete: false).\n"
+        "DIR/NAME.json (Google Benchmark-shaped, with the machine's context) and DIR/NAME.csv,\n"
+        "written when the run is complete. Until then the run checkpoints into "
+        "DIR/NAME.partial.json\n"
+        "and .partial.csv (complete: false; \"state\": running, interrupted, failed or\n"
+        "write_failed), after every group. Ctrl-C or TERM stops after the current repetition and\n"
+        "keeps every repetition measured (the partial group too: each configuration says how many\n"
+        "of its planned repetitions it has); the partial files stay, NAME.json is not touched.\n"
+        "Existing NAME.json/.csv or partial files are never replaced without --force, and with\n"
+        "--force the earlier complete NAME.json/.csv stay until the new run is complete.\n"
+        "Exit code: 0 complete; 1 a run-time failure (a configuration failed: the others are\n"
+        "measured and the failure recorded; or the results could not be written); 2 bad usage or\n"
+        "bad input (nothing was run); 130 interrupted.\n"
         "\n"
         "  -o, --output DIR  results folder (default results/local)\n"
         "  --quick           use the file's quick_repetitions and one warm-up\n"
-        "  --force           replace existing result files of the same name\n"
+        "  --force           replace existing result files of the same name (once complete)\n"
         "  --name NAME       results file base name (default: the experiment's name)\n"
         "\n"
         "Synthetic models (model = synthetic:PRESET) are generated once into $QK_MODEL_DIR\n"
@@ -168,9 +180,12 @@ int qk_cmd_run(int argc, char **argv) {
         break;
     }
     if (st == QK_RUN_COMPLETE || st == QK_RUN_INTERRUPTED || st == QK_RUN_FAILED) {
-        print_table(&out);
+        print_table(&out, out.reps_planned);
+        const int partial = strstr(out.json_path, ".partial.json") != NULL;
         printf("\nresults: %s and %s%s\n", out.json_path, out.csv_path,
-               st == QK_RUN_COMPLETE ? "" : " (incomplete)");
+               partial               ? " (incomplete)"
+               : st == QK_RUN_FAILED ? " (with failed configurations)"
+                                     : "");
     }
     qk_run_outcome_free(&out);
     return code;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/input_file.h"
 #include "model/gguf.h"
 #include "harness/cli/args.h"
 #include "harness/cli/commands.h"
@@ -23,7 +24,9 @@ static void usage(FILE *f) {
         "Prints the token ids of each text on a line of its own (ids separated by spaces), with "
         "the\n"
         "tokenizer the GGUF file describes (tokenizer.ggml.model = llama; BOS/EOS added as the\n"
-        "file's add_bos_token / add_eos_token say).\n"
+        "file's add_bos_token / add_eos_token say). Input files are read before the model: a\n"
+        "missing or unusable file (not a regular file, above 64 MiB, a NUL byte or a lone CR in a\n"
+        "line) exits 2 before anything runs.\n"
         "\n"
         "  --model FILE       GGUF file with a tokenizer section\n"
         "  --text T           a text (repeatable: one line out each)\n"
@@ -46,27 +49,17 @@ static void print_ids(const int32_t *ids, int n) {
     printf("\n");
 }
 
+/* The --bench file: one text, so a NUL in it is refused (a CR is a character of the text). */
 static int read_file(const char *path, char **data, size_t *len, qk_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return qk_fail(err, "%s: cannot open: %m", path);
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap) break;
-        char *nb = realloc(buf, cap *= 2);
-        if (!nb) free(buf);
-        buf = nb;
+    if (qk_read_text_input(path, data, len, err)) return -1;
+    const char *nul = memchr(*data, 0, *len);
+    if (nul) {
+        int line, col;
+        qk_text_position(*data, *len, (size_t)(nul - *data), &line, &col);
+        free(*data);
+        *data = NULL;
+        return qk_fail(err, "%s:%d:%d: NUL byte in the text (remove it)", path, line, col);
     }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf) return qk_fail(err, "out of memory reading %s", path);
-    if (bad) {
-        free(buf);
-        return qk_fail(err, "%s: read error", path);
-    }
-    *data = buf;
-    *len = n;
     return 0;
 }
 
@@ -77,17 +70,11 @@ static int cmp_double(const void *a, const void *b) {
 
 /* Encodes the whole file as one text: once to warm up (the scratch grows to its size), then
  * repeatedly for about a second (3 to 50 runs); prints the median. */
-static int bench(qk_tokenizer *t, const char *path, int add_special, int parse_special,
-                 double load_s, qk_error *err) {
-    char *data = NULL;
-    size_t len = 0;
-    if (read_file(path, &data, &len, err)) return -1;
+static int bench(qk_tokenizer *t, const char *path, const char *data, size_t len, int add_special,
+                 int parse_special, double load_s, qk_error *err) {
     const size_t cap = 2 * len + 8;
     int32_t *ids = cap < (size_t)INT32_MAX ? malloc(cap * sizeof *ids) : NULL;
-    if (!ids) {
-        free(data);
-        return qk_fail(err, "out of memory for %zu bytes", len);
-    }
+    if (!ids) return qk_fail(err, "out of memory for %zu bytes", len);
     enum { MAX_RUNS = 50 };
     double times[MAX_RUNS];
     int n = 0, runs = 0, rc = 0;
@@ -117,7 +104,6 @@ static int bench(qk_tokenizer *t, const char *path, int add_special, int parse_s
                (unsigned long long)m.mapped_bytes);
     }
     free(ids);
-    free(data);
     return rc;
 }
 
@@ -189,17 +175,33 @@ int qk_cmd_tokenize(int argc, char **argv) {
         free(jobs);
         return 2;
     }
-    qk_gguf g;
+    /* every input file is read before the model: bad input exits 2 before anything runs */
+    char ***file_lines = calloc((size_t)n_jobs + 1, sizeof *file_lines);
+    int *file_n = calloc((size_t)n_jobs + 1, sizeof *file_n);
+    char *bench_data = NULL;
+    size_t bench_len = 0;
+    if (!file_lines || !file_n) {
+        free(file_lines), free(file_n), free(jobs);
+        return 1;
+    }
+    for (int j = 0; j < n_jobs && rc == 0; j++)
+        if (jobs[j].kind == JOB_FILE &&
+            qk_read_lines(jobs[j].arg, &file_lines[j], &file_n[j], &err))
+            rc = qk_cli_error("tokenize", 2, &err);
+    if (rc == 0 && bench_path && read_file(bench_path, &bench_data, &bench_len, &err))
+        rc = qk_cli_error("tokenize", 2, &err);
+    qk_gguf g = {0};
     qk_tokenizer *t = NULL;
     const double t0 = qk_now_seconds();
-    if (qk_gguf_open(&g, model, &err)) {
-        free(jobs);
-        return qk_cli_error("tokenize", 1, &err);
-    }
-    if (qk_tokenizer_load(&t, &g, &err)) {
+    if (rc == 0 && qk_gguf_open(&g, model, &err)) rc = qk_cli_error("tokenize", 2, &err);
+    if (rc == 0 && qk_tokenizer_load(&t, &g, &err)) {
         qk_gguf_close(&g);
-        free(jobs);
-        return qk_cli_error("tokenize", 1, &err);
+        rc = qk_cli_error("tokenize", 2, &err);
+    }
+    if (rc) {
+        for (int j = 0; j < n_jobs; j++) qk_free_lines(file_lines[j], file_n[j]);
+        free(file_lines), free(file_n), free(bench_data), free(jobs);
+        return rc;
     }
     const double load_s = qk_now_seconds() - t0;
     for (int j = 0; j < n_jobs && rc == 0; j++) {
@@ -227,14 +229,9 @@ int qk_cmd_tokenize(int argc, char **argv) {
             free(ids);
             continue;
         }
-        char **lines = NULL;
-        int n_lines = 1;
+        int n_lines = jobs[j].kind == JOB_FILE ? file_n[j] : 1;
         char *one[1] = {(char *)jobs[j].arg};
-        if (jobs[j].kind == JOB_FILE && qk_read_lines(jobs[j].arg, &lines, &n_lines, &err)) {
-            rc = qk_cli_error("tokenize", 1, &err);
-            break;
-        }
-        char **texts = jobs[j].kind == JOB_FILE ? lines : one;
+        char **texts = jobs[j].kind == JOB_FILE ? file_lines[j] : one;
         for (int i = 0; i < n_lines && rc == 0; i++) {
             int32_t *ids;
             int n;
@@ -245,12 +242,16 @@ int qk_cmd_tokenize(int argc, char **argv) {
             print_ids(ids, n);
             free(ids);
         }
-        qk_free_lines(lines, jobs[j].kind == JOB_FILE ? n_lines : 0);
     }
-    if (rc == 0 && bench_path && bench(t, bench_path, add_special, parse_special, load_s, &err))
+    if (rc == 0 && bench_path &&
+        bench(t, bench_path, bench_data, bench_len, add_special, parse_special, load_s, &err))
         rc = qk_cli_error("tokenize", 1, &err);
     qk_tokenizer_free(t);
     qk_gguf_close(&g);
+    for (int j = 0; j < n_jobs; j++) qk_free_lines(file_lines[j], file_n[j]);
+    free(file_lines);
+    free(file_n);
+    free(bench_data);
     free(jobs);
     return rc;
 }

@@ -1,5 +1,7 @@
 /* qkbench: the command line. Each subcommand lives in its own cmd_*.c file. */
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "harness/cli/commands.h"
@@ -35,7 +37,25 @@ static void usage(FILE *f) {
         fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
 }
 
+/* QK_ISA caps the kernels' tier; a value that is not a tier would be ignored and the run measured
+ * at the full tier, so every command refuses it (exit 2) before doing anything. */
+static int check_qk_isa(void) {
+    static const char *const tiers[] = {"scalar", "avx2", "avx512vnni"};
+    const char *v = getenv("QK_ISA");
+    if (!v || !*v) return 0;
+    for (size_t i = 0; i < sizeof tiers / sizeof tiers[0]; i++)
+        if (strcmp(v, tiers[i]) == 0) return 0;
+    fprintf(stderr,
+            "qkbench: QK_ISA=%.40s is not a tier: expected scalar, avx2 or avx512vnni (unset it "
+            "for the best this CPU has)\n",
+            v);
+    return 2;
+}
+
 int main(int argc, char **argv) {
+    /* a file-size limit (ulimit -f) then fails a write with EFBIG, which is reported like a full
+     * disk and leaves the earlier file, instead of killing the process mid-write */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -50,7 +70,10 @@ int main(int argc, char **argv) {
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            const int bad = check_qk_isa();
+            return bad ? bad : commands[i].run(argc - 1, argv + 1);
+        }
     fprintf(stderr, "qkbench: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;

@@ -1,6 +1,8 @@
 #define _GNU_SOURCE /* MADV_HUGEPAGE, gethostname */
 #include "harness/microbench/roofline.h"
 
+#include "common/output_file.h"
+
 #include <emmintrin.h>
 #include <jansson.h>
 #include <math.h>
@@ -240,24 +242,12 @@ static void *map_buffer(size_t bytes) {
     return p;
 }
 
-int qk_roofline_write_json(const char *path, json_t *doc, qk_error *err) {
-    size_t n = strlen(path) + 16;
-    char *tmp = malloc(n);
-    if (!tmp) return qk_fail(err, "out of memory");
-    snprintf(tmp, n, "%s.tmp", path);
-    if (json_dump_file(doc, tmp, JSON_INDENT(1) | JSON_REAL_PRECISION(6)) != 0) {
-        qk_fail(err, "%s: cannot write", tmp);
-        remove(tmp);
-        free(tmp);
-        return -1;
-    }
-    if (rename(tmp, path) != 0) {
-        remove(tmp);
-        free(tmp);
-        return qk_fail(err, "%s: cannot rename into place", path);
-    }
-    free(tmp);
-    return 0;
+int qk_roofline_write_json(const char *path, json_t *doc, int replace, qk_error *err) {
+    char *text = json_dumps(doc, JSON_INDENT(1) | JSON_REAL_PRECISION(6));
+    if (!text) return qk_fail(err, "%s: cannot serialise the figures (out of memory)", path);
+    const int rc = qk_write_file(path, text, strlen(text), replace, err);
+    free(text);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ the measurement */
@@ -280,6 +270,16 @@ int qk_roofline_measure(const qk_roofline_options *o, json_t **out, qk_error *er
     }
     for (int i = 0; i < o->n_threads; i++) { /* 0 = all usable cores; each count once */
         const int t = o->threads[i] > 0 ? o->threads[i] : ti->usable_cores;
+        if (t > ti->usable_pus) { /* threads taking turns on a PU measure no ceiling */
+            qk_fail(err,
+                    "--threads %d: this machine has %d usable PUs (%d cores): a ceiling measured "
+                    "with more threads than PUs would be reported for a machine that is not this "
+                    "one",
+                    t, ti->usable_pus, ti->usable_cores);
+            free(threads);
+            qk_topology_close(topo);
+            return 1;
+        }
         int dup = 0;
         for (int j = 0; j < n_threads; j++) dup |= threads[j] == t;
         if (!dup) threads[n_threads++] = t;

@@ -46,10 +46,12 @@ typedef struct {
     void *ctx;
 } qk_roofline_options;
 
-/* Measures every ceiling; *out is the new document above. 0, or -1 with err (memory, threads). */
+/* Measures every ceiling; *out is the new document above. 0; 1 when a thread count is above the
+ * usable PUs (refused before anything is measured: err says why); -1 with err (memory, threads). */
 int qk_roofline_measure(const qk_roofline_options *o, json_t **out, qk_error *err);
-/* Writes the document to path through a temporary file renamed into place. */
-int qk_roofline_write_json(const char *path, json_t *doc, qk_error *err);
+/* Writes the document to path (common/output_file.h: a temporary file renamed into place);
+ * replace = 0 refuses an existing file. */
+int qk_roofline_write_json(const char *path, json_t *doc, int replace, qk_error *err);
 
 /* ---- ISA-specific loops (roofline_avx2.c, roofline_avx512.c), for roofline.c only. Each returns
  * a value derived from all its work so the caller can keep it alive (sum into a sink). Callers
