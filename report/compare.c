@@ -182,6 +182,14 @@ int qk_compare_files(const char *path_a, const char *path_b,
     }
     for (int k = 0; k < 2; k++)
         if (describe(paths[k], &d->rt[k], &out->file[k], err)) return -1;
+    /* a sanitized build against a release build is no comparison: refused; two CPUs may be the
+     * question asked: said */
+    if (qk_results_comparable(d->rt[0].doc, path_a, d->rt[1].doc, path_b, QK_RESULTS_SAME_BUILD,
+                              err))
+        return -1;
+    qk_error cpu;
+    if (qk_results_comparable(d->rt[0].doc, "A", d->rt[1].doc, "B", QK_RESULTS_SAME_CPU, &cpu))
+        snprintf(out->cpu_note, sizeof out->cpu_note, "%s", cpu.msg);
     out->loaded = 1;
     out->rows = calloc((size_t)d->rt[0].n + 1, sizeof *out->rows);
     if (!out->rows) return qk_fail(err, "out of memory");

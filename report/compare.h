@@ -49,6 +49,7 @@ typedef struct {
 typedef struct {
     qk_compare_file file[2]; /* A, B */
     int loaded;              /* both files were read: file[] is valid (even on a later failure) */
+    char cpu_note[600];      /* "" or why A and B are not the same CPU (compared all the same) */
     qk_compare_row *rows;    /* the selected names of A found in B, in A's order */
     int n_rows;              /* 0: no benchmark in common (not an error here) */
     int only_a, only_b;      /* selected names in one file only */
@@ -60,7 +61,8 @@ typedef struct {
 
 /* Compares path_a with path_b; select (may be NULL: every name) keeps the names it returns
  * non-zero for. 0, or -1 with err set: a file that cannot be read or has a record without name,
- * time or known unit (out->loaded 0), a benchmark whose times cannot be compared (out->loaded 1,
+ * time or known unit, or files of two builds (one sanitized, or another build type) (out->loaded
+ * 0), a benchmark whose times cannot be compared (out->loaded 1,
  * out->rows the rows before it). qk_compare_free(out) either way. */
 int qk_compare_files(const char *path_a, const char *path_b,
                      int (*select)(const char *name, void *arg), void *arg, qk_compare_result *out,

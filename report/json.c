@@ -1,6 +1,8 @@
 /* Results-document helpers for the report: see report/json.h. */
 #include "report/json.h"
 
+#include "harness/results.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,13 +19,9 @@ double qk_rj_num(json_t *o, const char *key) {
 }
 
 int qk_rj_int(json_t *o, const char *key) {
-    json_t *v = json_object_get(o, key);
-    if (!v) return 0;
-    /* checked before any cast: a count is an integer in 0..QK_RJ_INT_MAX, however it is written */
-    const double x = json_is_integer(v) ? (double)json_integer_value(v)
-                     : json_is_real(v)  ? json_real_value(v)
-                                        : NAN;
-    return x >= 0 && x <= QK_RJ_INT_MAX && x == floor(x) ? (int)x : -1;
+    if (!json_object_get(o, key)) return 0;
+    long long v; /* range-checked as a double before any conversion (harness/results.h) */
+    return qk_results_get_int(o, key, 0, QK_RJ_INT_MAX, &v, NULL) ? -1 : (int)v;
 }
 
 int qk_rj_time_ok(double ms) {

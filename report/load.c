@@ -65,14 +65,17 @@ static rp_cfg *get_cfg(rp_cpu *g, int doc, json_t *rec, const char *run_name, co
     return c;
 }
 
-static rp_cpu *group_for(rp_report *R, json_t *ctx) {
+static rp_cpu *group_for(rp_report *R, json_t *doc) {
+    json_t *ctx = json_object_get(doc, "context");
     const char *cpu = qk_rj_str(ctx, "cpu_model"), *host = qk_rj_str(ctx, "host_name");
     json_t *slurm = json_object_get(ctx, "slurm"), *jt = json_object_get(slurm, "array_task_id");
     const char *target = qk_rj_str(slurm, "fleet_target");
     const int task = *target && json_is_integer(jt) ? (int)json_integer_value(jt) : -1;
     for (int i = 0; i < R->n_cpus; i++)
         if (!strcmp(R->cpus[i].cpu_model, cpu) && !strcmp(R->cpus[i].host, host) &&
-            !strcmp(R->cpus[i].target, target) && R->cpus[i].task == task)
+            !strcmp(R->cpus[i].target, target) && R->cpus[i].task == task &&
+            qk_results_comparable(R->docs[R->cpus[i].docs[0]], "", doc, "", QK_RESULTS_SAME_BUILD,
+                                  NULL) == 0)
             return &R->cpus[i];
     rp_cpu *n = realloc(R->cpus, (size_t)(R->n_cpus + 1) * sizeof *n);
     if (!n) return NULL;
@@ -87,6 +90,7 @@ static rp_cpu *group_for(rp_report *R, json_t *ctx) {
     g->host = *host ? host : "unknown host";
     g->target = target;
     g->task = task;
+    qk_results_describe(doc, g->build, sizeof g->build);
     g->ctx = ctx;
     g->accuracy = json_array();
     if (!g->accuracy) return NULL;
@@ -97,7 +101,7 @@ static rp_cpu *group_for(rp_report *R, json_t *ctx) {
 static int load_results(rp_report *R, int d, qk_error *err) {
     json_t *doc = R->docs[d];
     json_t *ctx = json_object_get(doc, "context");
-    rp_cpu *g = group_for(R, ctx);
+    rp_cpu *g = group_for(R, doc);
     if (!g) return qk_fail(err, "out of memory");
     int *nd = realloc(g->docs, (size_t)(g->n_docs + 1) * sizeof *nd);
     if (!nd) return qk_fail(err, "out of memory");

@@ -44,13 +44,15 @@ typedef struct {
     int seq, threads;
 } rp_key;
 
-/* The results files of one machine (context.cpu_model + host_name, and a fleet's target and
- * array task: two targets, or two tasks, may run on one node), merged. */
+/* The results files of one machine and build (context.cpu_model + host_name, the build type and
+ * whether it was sanitized: a sanitized build's times never share a table with a release build's;
+ * and a fleet's target and array task: two targets, or two tasks, may run on one node), merged. */
 typedef struct {
     char label[12];               /* "A", "B", ... */
     const char *cpu_model, *host; /* borrowed */
     const char *target;           /* context.slurm.fleet_target: a fleet's target, else "" */
     int task;                     /* context.slurm.array_task_id with a target, else -1 */
+    char build[160];              /* "CPU, Release build" (qk_results_describe of the first file) */
     json_t *ctx;                  /* first file's context */
     int *docs, n_docs;
     rp_cfg *cfgs;

@@ -44,10 +44,20 @@ static void write_markdown(FILE *f, const rp_report *R) {
     fprintf(f, "CPUs in this report:\n\n");
     for (int c = 0; c < R->n_cpus; c++) {
         const rp_cpu *g = &R->cpus[c];
-        fprintf(f, "- **%s**: %s (host %s", g->label, g->cpu_model, g->host);
+        fprintf(f, "- **%s**: %s (host %s", g->label, g->build, g->host);
         if (*g->target) fprintf(f, ", fleet target %s", rp_target_name(g).s);
         fprintf(f, "), %d results file%s\n", g->n_docs, g->n_docs == 1 ? "" : "s");
     }
+    /* one machine in two builds: said, since its two columns are not a comparison of CPUs */
+    for (int a = 0; a < R->n_cpus; a++)
+        for (int b = a + 1; b < R->n_cpus; b++)
+            if (!strcmp(R->cpus[a].cpu_model, R->cpus[b].cpu_model) &&
+                !strcmp(R->cpus[a].host, R->cpus[b].host) &&
+                !strcmp(R->cpus[a].target, R->cpus[b].target) && R->cpus[a].task == R->cpus[b].task)
+                fprintf(f,
+                        "\n**%s and %s are one machine in two builds** (%s; %s): their times are "
+                        "not comparable, and they are kept apart.\n",
+                        R->cpus[a].label, R->cpus[b].label, R->cpus[a].build, R->cpus[b].build);
     /* a fleet's targets that failed: named here, so a missing column is never silent */
     for (size_t i = 0; i < json_array_size(R->not_measured); i++)
         fprintf(f, "- **not measured**: %s\n",

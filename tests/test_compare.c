@@ -228,3 +228,39 @@ Test(compare, impossible_times_are_refused) {
     snprintf(p, sizeof p, "%s/neg.csv", dir);
     unlink(p);
 }
+
+/* B is A's file with its context changed: another build is refused, another CPU is said. */
+static const char *changed_copy(const char *key, json_t *value) {
+    json_error_t je;
+    json_t *doc = json_load_file(path_a, 0, &je);
+    cr_assert_not_null(doc, "%s", je.text);
+    json_object_set_new(json_object_get(doc, "context"), key, value);
+    static char p[160];
+    snprintf(p, sizeof p, "%s/changed.json", dir);
+    cr_assert_eq(json_dump_file(doc, p, 0), 0);
+    json_decref(doc);
+    return p;
+}
+
+Test(compare, builds_and_cpus_are_checked) {
+    json_error_t je;
+    json_t *doc = json_load_file(path_a, 0, &je);
+    const int sanitized =
+        json_is_true(json_object_get(json_object_get(doc, "context"), "sanitized"));
+    json_decref(doc);
+    qk_compare_result r;
+    qk_error err = {{0}};
+    const char *other = changed_copy("sanitized", json_boolean(!sanitized));
+    cr_assert_eq(qk_compare_files(path_a, other, NULL, NULL, &r, &err), -1);
+    cr_expect_not_null(strstr(err.msg, "cannot be compared"), "%s", err.msg);
+    cr_expect(!r.loaded);
+    qk_compare_free(&r);
+    other = changed_copy("cpu_model", json_string("Another CPU"));
+    cr_assert_eq(qk_compare_files(path_a, other, NULL, NULL, &r, &err), 0, "%s", err.msg);
+    cr_expect_not_null(strstr(r.cpu_note, "not the same CPU"), "%s", r.cpu_note);
+    qk_compare_free(&r);
+    cr_assert_eq(qk_compare_files(path_a, path_b, NULL, NULL, &r, &err), 0, "%s", err.msg);
+    cr_expect_str_eq(r.cpu_note, "");
+    qk_compare_free(&r);
+    unlink(other);
+}

@@ -172,3 +172,36 @@ Test(report_safety, peer_and_kernel_sections_check_their_counts) {
     cr_expect_null(strstr(md, "-2147483648"), "%.3000s", md);
     free(md);
 }
+
+static void sanitized_build(json_t *doc) {
+    json_t *ctx = json_object_get(doc, "context");
+    json_object_set_new(ctx, "sanitized", json_true());
+    json_object_set_new(ctx, "build_type", json_string("RelWithDebInfo"));
+}
+
+/* A sanitized (asan) build's results beside a release build's of the same machine: two columns,
+ * each named with its build, and a sentence that they are not comparable; never one merged table.
+ */
+Test(report_safety, builds_are_never_merged) {
+    const char *asan = mutated(DATA "results-small.json", sanitized_build);
+    char copy[160];
+    snprintf(copy, sizeof copy, "%s/asan.json", dir);
+    cr_assert_eq(rename(asan, copy), 0);
+    char out[128];
+    snprintf(out, sizeof out, "%s/out", dir);
+    const char *results[] = {DATA "results-small.json", copy};
+    qk_report_options o = {results, 2, NULL, 0, out, "/nonexistent-scripts", NULL, NULL};
+    qk_report_outcome res;
+    qk_error err = {{0}};
+    cr_assert_eq(qk_report_generate(&o, &res, &err), 0, "%s", err.msg);
+    cr_expect_eq(res.n_cpus, 2, "one machine, two builds: two columns");
+    FILE *f = fopen(res.report_path, "r");
+    char *md = NULL;
+    size_t cap = 0;
+    cr_assert_gt(getdelim(&md, &cap, 0, f), 0);
+    fclose(f);
+    cr_expect_not_null(strstr(md, "Release build (host fixture-a)"), "%.1500s", md);
+    cr_expect_not_null(strstr(md, "sanitized (RelWithDebInfo) build"), "%.1500s", md);
+    cr_expect_not_null(strstr(md, "are one machine in two builds"), "%.1500s", md);
+    free(md);
+}

@@ -51,6 +51,7 @@ static void print_rows(const qk_compare_result *r) {
     }
     describe("A", a);
     describe("B", b);
+    if (*r->cpu_note) printf("note: %s: the ratios compare two machines\n", r->cpu_note);
     printf("\n%-*s  %-28s  %-28s  %s\n", width, "benchmark", "A median ms [95% CI]",
            "B median ms [95% CI]", "B/A [95% CI]");
     for (int i = 0; i < r->n_rows; i++) {
