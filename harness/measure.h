@@ -16,7 +16,8 @@
 #include <stdint.h>
 
 #define QK_BOOTSTRAP_RESAMPLES 2000 /* resamples behind every interval */
-#define QK_CONFIDENCE          0.95 /* two-sided level of every interval */
+#define QK_CONFIDENCE_PERCENT  95   /* two-sided level of every interval, in percent */
+#define QK_CONFIDENCE          (QK_CONFIDENCE_PERCENT / 100.0)
 
 typedef struct {
     int n;

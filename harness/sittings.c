@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-_Static_assert(QK_CONFIDENCE == 0.95, "the t table below is for two-sided 95% intervals");
+_Static_assert(QK_CONFIDENCE_PERCENT == 95, "the t table below is for two-sided 95% intervals");
 
 /* t(0.975, df) for df = 1..30 (any table of Student's t; e.g. NIST/SEMATECH e-Handbook of
  * Statistical Methods, section 1.3.6.7.2); above 30 the Cornish-Fisher expansion in 1/df. */
