@@ -129,12 +129,13 @@ start=$(date +%s)
 left=$SECONDS_ execs=0 known=() status=0
 while :; do
     prev=$(crash_files)
+    off=$(stat -c %s "$LOG")
     set +e
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} \
-        nice -n 10 "$BIN" "${OPTS[@]}" -max_total_time="$left" "$@" "${DIRS[@]}" >"$PART" 2>&1
+        nice -n 10 "$BIN" "${OPTS[@]}" -max_total_time="$left" "$@" "${DIRS[@]}" >>"$LOG" 2>&1
     status=$?
     set -e
-    cat "$PART" >>"$LOG"
+    tail -c +$((off + 1)) "$LOG" >"$PART" # this libFuzzer run's part of the log
     n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$PART" | tail -1)
     execs=$((execs + ${n:-0}))
     ((status != 0)) || break
