@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 SECONDS_=${QK_FUZZ_SECONDS:-30}
 OUT=build/fuzz/smoke
 fuzz/build.sh
+built=$SECONDS
 targets=("$@")
 if [[ ${#targets[@]} -eq 0 ]]; then
     for f in fuzz/fuzz_*.c; do
@@ -37,5 +38,6 @@ for t in "${targets[@]}"; do
     fi
 done
 printf '%s\n' "${summary[@]}"
+echo "fuzz time: build ${built}s, runs $((SECONDS - built))s"
 echo "fuzz: $passed passed, $failed failed"
 ((failed == 0))

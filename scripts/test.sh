@@ -13,7 +13,7 @@ scripts/deps.sh
 scripts/install-peer.sh || echo "tests: llama.cpp peer not installed: its tests will skip" >&2
 jobs=$(nproc)
 for preset in release asan; do
-  echo "== $preset ==" >&2
+  echo "== $preset == (${SECONDS}s in)" >&2
   cmake --preset "$preset" >/dev/null
   cmake --build --preset "$preset" -j "$jobs"
   ctest --preset "$preset" -j 1
@@ -21,7 +21,7 @@ done
 if [ "${QK_FUZZ_SECONDS:-30}" = 0 ]; then
   echo "tests: fuzzing skipped (QK_FUZZ_SECONDS=0)" >&2
 elif fuzz/build.sh --check; then
-  echo "== fuzz ==" >&2
+  echo "== fuzz == (${SECONDS}s in)" >&2
   fuzz/smoke.sh
 else
   echo "tests: fuzzing SKIPPED: clang-14 with libclang-rt-14-dev is not available (see above)" >&2
