@@ -128,6 +128,7 @@ PART=$OUT/$TARGET.part.log
 start=$(date +%s)
 left=$SECONDS_ execs=0 known=() status=0
 while :; do
+    part_known=0 # 1: this libFuzzer run ended on a known crash
     prev=$(crash_files)
     off=$(stat -c %s "$LOG")
     set +e
@@ -143,7 +144,7 @@ while :; do
     mkdir -p "$CRASHES/known"
     comm -13 <(echo "$prev") <(crash_files) | while read -r f; do mv "$CRASHES/$f" "$CRASHES/known/"; done
     known+=("$test")
-    status=0
+    status=0 part_known=1
     left=$((SECONDS_ - ($(date +%s) - start)))
     ((left >= 2)) || break
     echo "fuzz/run.sh: known crash ($test), ${left}s left: going on" >&2
@@ -166,7 +167,7 @@ fi
 new=$(comm -13 <(echo "$before") <(crash_files))
 # a sanitizer report that did not stop the run (none should: -fno-sanitize-recover=all) still fails
 reports=0
-((status != 0)) || reports=$(grep -cE '^==[0-9]+==(ERROR|WARNING): |runtime error: |invariant violated' "$PART" || true)
+((status != 0 || part_known)) || reports=$(grep -cE '^==[0-9]+==(ERROR|WARNING): |runtime error: |invariant violated' "$PART" || true)
 if ((status != 0 || reports > 0)) || [[ -n $new ]]; then
     echo "crashes:     libFuzzer exit status $status; files in $CRASHES:"
     find "$CRASHES" -maxdepth 1 -type f -printf '  %p (%s bytes)\n'
