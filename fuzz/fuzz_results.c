@@ -4,12 +4,11 @@
  * The input is written to a memfd and loaded by path, as the commands do. A document the loader
  * accepts is walked (every benchmark record's fields the readers use), then qk_cmd_compare runs
  * with the file as both A and B, and again with a --filter, which exercises the grouping by name,
- * the unit conversion and the statistics on whatever numbers the file holds. When the build has the
- * report unit (QK_FUZZ_REPORT, set by build.sh when harness/report.h exists), qk_report_generate
- * runs on it too: once as a results file, once as results plus roofline file (a document can be
- * both), writing into a folder in /dev/shm, with an empty scripts folder so no gnuplot starts.
- * compare prints: run.sh passes -close_fd_mask=3 to this target (libFuzzer and the sanitizers keep
- * their own stderr). */
+ * the unit conversion and the statistics on whatever numbers the file holds. Then
+ * qk_report_generate runs on it: once as a results file, once as results plus roofline file (a
+ * document can be both), writing into a folder in /dev/shm, with an empty scripts folder so no
+ * gnuplot starts. compare prints: fuzz/results.options gives this target -close_fd_mask=3
+ * (libFuzzer and the sanitizers keep their own stderr; the invariant checks write there too). */
 #define _GNU_SOURCE /* memfd_create */
 #include <dirent.h>
 #include <jansson.h>
@@ -22,18 +21,26 @@
 
 #include "report/compare.h"
 #include "harness/results.h"
-#ifdef QK_FUZZ_REPORT
 #include "report/report.h"
-#endif
 
 #define COMPARE_MAX_BYTES (64u << 10) /* compare bootstraps every series: keep executions fast */
 
 static volatile uint64_t sink;
 static int memfd = -1;
+static int err_fd = 2; /* the real stderr, kept before -close_fd_mask discards fd 2 */
+
+/* libFuzzer calls this before it acts on -close_fd_mask. */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    (void)argc, (void)argv;
+    int fd = dup(2);
+    if (fd >= 0) err_fd = fd;
+    return 0;
+}
 
 static void check(int cond, const char *what) {
     if (!cond) {
-        fprintf(stderr, "fuzz_results: invariant violated: %s\n", what);
+        dprintf(err_fd, "fuzz_results: invariant violated: %s\n", what);
         __builtin_trap();
     }
 }
@@ -52,7 +59,6 @@ static void walk(json_t *doc) {
     }
 }
 
-#ifdef QK_FUZZ_REPORT
 static char out_dir[64], scripts_dir[64];
 
 static void remove_dirs(void) { /* at exit: the report's files, then both folders */
@@ -82,7 +88,7 @@ static void report(const char *path) {
     const char *const files[2] = {path, path};
     for (int with_roofline = 0; with_roofline < 2; with_roofline++) {
         qk_report_options o = {files,   1 + with_roofline, files, with_roofline,
-                               out_dir, scripts_dir,       1};
+                               out_dir, scripts_dir,       NULL,  NULL};
         qk_report_outcome res;
         qk_error err;
         if (qk_report_generate(&o, &res, &err) == 0) {
@@ -94,7 +100,6 @@ static void report(const char *path) {
         }
     }
 }
-#endif
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (memfd < 0) memfd = memfd_create("fuzz_results", MFD_CLOEXEC);
@@ -121,8 +126,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     rc = qk_cmd_compare(5, argv2);
     check(rc == 0 || rc == 2, "compare exit code with --filter");
     fflush(stdout);
-#ifdef QK_FUZZ_REPORT
     report(path);
-#endif
     return 0;
 }

@@ -1,22 +1,30 @@
 /* Regression tests for what the fuzz targets (fuzz/) found. Each test names the crash input it
  * stands for (build/fuzz/crashes-TARGET/crash-SHA1 when it was found) and what was wrong.
  *
- * Inputs that are small are embedded as bytes. The model-level findings came from whole models
- * (12 KB and 374 KB: a seed model with a few bytes inserted into its tensor data), so those tests
- * rebuild the same situation with the GGUF writer instead: the one-layer micro model of
- * fuzz/seedgen.c with the damaged value put back in place. */
+ * Inputs that are small are kept in fuzz/regressions/ and read from there (tests of the results
+ * target). A test whose fix is still pending in a file the fuzz work does not own is disabled
+ * (.disabled = true, with the crash named beside it) and its crash is listed in
+ * fuzz/known-crashes: enable the test and delete the entry with the fix. The model-level findings
+ * came from whole models (12 KB and 374 KB: a seed model with a few bytes inserted into its tensor
+ * data), so those tests rebuild the same situation with the GGUF writer instead: the one-layer
+ * micro model of fuzz/seedgen.c with the damaged value put back in place. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "harness/results.h"
 #include "kernels/kernel.h"
 #include "model/gemma.h"
 #include "model/gguf.h"
 #include "model/q8_0.h"
+#include "report/report.h"
+
+#define REGRESSIONS QK_SOURCE_DIR "/fuzz/regressions/"
 
 static char dir[64];
 
@@ -211,4 +219,68 @@ Test(fuzz_gguf, finite_weights_overflowing_to_inf) {
     int n_visible;
     embed_everywhere(write_micro("huge.gguf", huge_norm), &n_visible);
     cr_expect_eq(n_visible, 3, "the damage shows on %d of 3 paths", n_visible);
+}
+
+/* ---------------------------------------------------------------- results files and the report */
+
+TestSuite(fuzz_results, .init = setup, .fini = teardown, .timeout = 60);
+
+/* Loads fuzz/regressions/NAME as fuzz_results does and runs the report on it (as a results file,
+ * then as results plus roofline file) into the test's folder, with an empty scripts folder (no
+ * gnuplot). The report must be written, and no table cell may hold INT_MIN: what x86-64 gives for
+ * a NaN or out-of-range double converted to int, when UBSan is not there to stop the conversion. */
+static void report_on(const char *name) {
+    char path[512], scripts[512], md[512];
+    snprintf(path, sizeof path, REGRESSIONS "%s", name);
+    json_t *doc = NULL;
+    qk_error err;
+    cr_assert_eq(qk_results_load(path, &doc, &err), 0, "%s: %s", name, err.msg);
+    /* as fuzz_results does: the file is also tried as a roofline file when it holds one */
+    const int passes = json_is_object(json_object_get(doc, "roofline")) ? 2 : 1;
+    json_decref(doc);
+    snprintf(scripts, sizeof scripts, "%s/scripts", dir);
+    cr_assert_eq(mkdir(scripts, 0700), 0);
+    const char *const files[2] = {path, path};
+    for (int with_roofline = 0; with_roofline < passes; with_roofline++) {
+        qk_report_options o = {files, 1 + with_roofline, files, with_roofline,
+                               dir,   scripts,           NULL,  NULL};
+        qk_report_outcome res;
+        cr_assert_eq(qk_report_generate(&o, &res, &err), 0, "%s: %s", name, err.msg);
+        snprintf(md, sizeof md, "%s/REPORT.md", dir);
+        FILE *f = fopen(md, "r");
+        cr_assert(f);
+        char line[4096];
+        while (fgets(line, sizeof line, f))
+            cr_expect(!strstr(line, "-2147483648"), "%s: a cell holds INT_MIN: %s", name, line);
+        fclose(f);
+    }
+    rmdir(scripts);
+}
+
+/* fuzz_results, first found as crash-62a1fa04972ffe8d64d4590b4a71876032c2806b (a mutation of
+ * tests/data/results-kernels.json); fuzz/regressions/results-kernels-no-group.json is the smallest
+ * document that does the same: a forward INT8 median of a packed kernel (gemm) with no "group".
+ * report/kernels.c converts qk_rj_num(b, "group") (NAN when absent) to int: undefined behaviour
+ * (UBSan: "nan is outside the range of representable values of type 'int'", report/kernels.c:132
+ * in qk_report_kernels_section). Fixed: counts are read through the range-checked qk_rj_int
+ * (report/json.c), and such a record is not a usable median. */
+Test(fuzz_results, report_kernels_group_nan) {
+    report_on("results-kernels-no-group.json");
+}
+
+/* The same conversion with a "group" of 1e300 (report/kernels.c:132). Fixed likewise. */
+Test(fuzz_results, report_kernels_group_huge) {
+    report_on("results-kernels-huge-group.json");
+}
+
+/* The same conversion in the table row: a packed kernel's median with a group but no seq_len and
+ * no threads (report/kernels.c:72, kernel_row; also amdahl_row). Fixed likewise. */
+Test(fuzz_results, report_kernels_row_no_seq_len) {
+    report_on("results-kernels-no-seq-len.json");
+}
+
+/* The same conversion in the llama.cpp peer section: a peer median (path llama.cpp) with no
+ * threads and no seq_len (report/peer.c:51, peer_row). Fixed likewise. */
+Test(fuzz_results, report_peer_row_no_threads) {
+    report_on("results-peer-no-threads.json");
 }
