@@ -36,7 +36,8 @@ shift 2
 [[ $SECONDS_ =~ ^[0-9]+$ ]] || usage
 
 BIN=$BUILD/fuzz_$TARGET
-"$ROOT/fuzz/build.sh" >&2
+# QK_FUZZ_BUILT=1: the caller built the targets already (fuzz/smoke.sh runs several of us at once)
+[[ ${QK_FUZZ_BUILT:-0} == 1 ]] || "$ROOT/fuzz/build.sh" >&2
 
 CORPUS=$OUT/corpus-$TARGET
 CRASHES=$OUT/crashes-$TARGET
