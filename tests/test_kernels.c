@@ -463,9 +463,22 @@ ParameterizedTest(int *id, kernels, zero_tokens) {
     problem_free(&p);
 }
 
-/* The packed layout (kernels/repack.h) of every kernel that makes one: one 64-byte aligned block of
- * ceil(rows/G) * G rows x cols/32 blocks of 34 bytes (rounded up to 64), owned by the matrix; each
- * row's scale and quants where the layout says; zero padding rows; release clears it. */
+/* The packed layouts (kernels/repack.h) of every kernel that makes one: one 64-byte aligned block
+ * of ceil(rows/G) * G rows x cols/32 blocks (rounded up to 64), owned by the matrix; each row's
+ * scale, quants (and, in the avx512vnni layout, minus its block sum) where the layout says; zero
+ * padding rows; release clears it. */
+typedef struct {
+    int scale, neg_sum, quant, block; /* byte offsets of row i's fields in a block of G rows */
+} layout_of_row;
+
+static layout_of_row row_fields(const qk_kernel *k, int G, int i, int j) {
+    if (k->prepare == qk_repack_vnni_prepare) /* 16 rows: scales, -sums, quants in 4-byte groups */
+        return (layout_of_row){2 * i, 2 * G + 2 * i, 4 * G + 4 * G * (j / 4) + 4 * i + j % 4,
+                               QK_VNNI_BLOCK_BYTES};
+    return (layout_of_row){2 * i, -1, 2 * G + 4 * G * (j / 4) + 4 * i + j % 4,
+                           G * QK8_0_BLOCK_BYTES};
+}
+
 ParameterizedTestParameters(kernels, packed_layout_and_release) {
     return kernel_params();
 }
@@ -487,24 +500,38 @@ ParameterizedTest(int *id, kernels, packed_layout_and_release) {
             return;
         }
         const int G = k->row_block, nb = p.cols / QK8_0, groups = (p.rows + G - 1) / G;
-        cr_assert(G % 8 == 0 && G <= 32, "%s__%s: row_block %d", k->variant, k->isa, G);
-        const size_t want = ((size_t)groups * G * nb * QK8_0_BLOCK_BYTES + 63) & ~(size_t)63;
+        const int vnni = k->prepare == qk_repack_vnni_prepare;
+        cr_assert(vnni ? G == QK_VNNI_G : G % 8 == 0 && G <= 32, "%s__%s: row_block %d", k->variant,
+                  k->isa, G);
+        const size_t block = (size_t)row_fields(k, G, 0, 0).block;
+        const size_t want = ((size_t)groups * nb * block + 63) & ~(size_t)63;
         cr_assert(p.w.packed == p.w.prepared && p.w.prepared_bytes == want,
                   "%s__%s rows=%d cols=%d: prepared_bytes %zu, expected %zu", k->variant, k->isa,
                   p.rows, p.cols, p.w.prepared_bytes, want);
         cr_assert(((uintptr_t)p.w.packed & 63) == 0, "packed layout not 64-byte aligned");
         for (int r = 0; r < groups * G; r++)
             for (int b = 0; b < nb; b++) {
-                const uint8_t *blk = qk_repack_block(&p.w, G, r / G, b);
+                const uint8_t *blk =
+                    (const uint8_t *)p.w.packed + ((size_t)(r / G) * nb + (size_t)b) * block;
                 const int i = r % G;
                 const uint8_t *src =
                     r < p.rows ? p.blocks + ((size_t)r * nb + b) * QK8_0_BLOCK_BYTES : NULL;
-                cr_assert(blk[2 * i] == (src ? src[0] : 0) && blk[2 * i + 1] == (src ? src[1] : 0),
+                const layout_of_row f = row_fields(k, G, i, 0);
+                cr_assert(blk[f.scale] == (src ? src[0] : 0) &&
+                              blk[f.scale + 1] == (src ? src[1] : 0),
                           "%s__%s: scale of row %d block %d", k->variant, k->isa, r, b);
-                for (int j = 0; j < QK8_0; j++)
-                    cr_assert(blk[2 * G + 4 * G * (j / 4) + 4 * i + j % 4] ==
-                                  (src ? src[2 + j] : 0),
+                int sum = 0;
+                for (int j = 0; j < QK8_0; j++) {
+                    const int8_t q = src ? (int8_t)src[2 + j] : 0;
+                    sum += q;
+                    cr_assert((int8_t)blk[row_fields(k, G, i, j).quant] == q,
                               "%s__%s: quant %d of row %d block %d", k->variant, k->isa, j, r, b);
+                }
+                if (f.neg_sum >= 0) {
+                    const int16_t neg = (int16_t)(blk[f.neg_sum] | blk[f.neg_sum + 1] << 8);
+                    cr_assert(neg == -sum, "%s__%s: -sum of row %d block %d: %d, expected %d",
+                              k->variant, k->isa, r, b, neg, -sum);
+                }
             }
         qk_q8_matrix_release(&p.w);
         cr_assert(!p.w.prepared && !p.w.packed && p.w.prepared_bytes == 0 && !p.w.scales);

@@ -22,7 +22,7 @@
 #include "kernels/fetch.h"
 #include "kernels/prepare.h"
 
-#include <immintrin.h>
+#include "kernels/avx512vnni/simd.h"
 
 #define QK_AVX512_RMAX 8
 #define QK_UNROLL      _Pragma("GCC unroll 8")
