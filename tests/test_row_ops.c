@@ -12,8 +12,8 @@
 
 TestSuite(row_ops, .timeout = 300);
 
-static const char *const isas[] = {"scalar", "avx2"};
-#define N_ISAS 2
+static const char *const isas[] = {"scalar", "avx2", "avx512vnni"};
+#define N_ISAS 3
 
 /* The table, or NULL (test skipped) if the CPU cannot run it. */
 static const qk_row_ops *table(int k) {
@@ -78,21 +78,21 @@ static void check_both(const qk_row_ops *ops, const float *x, int n, const char 
 }
 
 Test(row_ops, lookup) {
-    const qk_row_ops *s = qk_row_ops_for_isa("scalar"), *a = qk_row_ops_for_isa("avx2");
-    cr_assert(s && a);
-    cr_assert_str_eq(s->isa, "scalar");
-    cr_assert_eq(s->isa_bits, (unsigned)QK_ISA_SCALAR);
-    cr_assert_str_eq(a->isa, "avx2");
-    cr_assert_eq(a->isa_bits, (unsigned)QK_ISA_AVX2);
-    cr_assert_eq(qk_row_ops_for_isa("avx512vnni"), a, "avx512vnni shares the avx2 table");
-    cr_assert_null(qk_row_ops_for_isa("sse2"));
-    cr_assert_null(qk_row_ops_for_isa(""));
-    cr_assert_null(qk_row_ops_for_isa(NULL));
-    const qk_row_ops *t[] = {s, a};
-    for (int i = 0; i < 2; i++)
+    const qk_row_ops *t[N_ISAS];
+    static const unsigned bits[N_ISAS] = {QK_ISA_SCALAR, QK_ISA_AVX2,
+                                          QK_ISA_AVX2 | QK_ISA_AVX512VNNI};
+    for (int i = 0; i < N_ISAS; i++) {
+        t[i] = qk_row_ops_for_isa(isas[i]);
+        cr_assert(t[i], "%s", isas[i]);
+        cr_assert_str_eq(t[i]->isa, isas[i], "every tier has its own table");
+        cr_assert_eq(t[i]->isa_bits, bits[i], "%s", isas[i]);
         cr_assert(t[i]->quantize && t[i]->rms_norm && t[i]->geglu && t[i]->rms_norm_quantize &&
                   t[i]->geglu_quantize && t[i]->dot_rows && t[i]->exp_shift_sum &&
                   t[i]->weighted_sum);
+    }
+    cr_assert_null(qk_row_ops_for_isa("sse2"));
+    cr_assert_null(qk_row_ops_for_isa(""));
+    cr_assert_null(qk_row_ops_for_isa(NULL));
 }
 
 Test(row_ops, avx2_table_runs_here) {

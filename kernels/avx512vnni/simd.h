@@ -17,6 +17,8 @@
 #define SIMDE_ENABLE_NATIVE_ALIASES
 #include <simde/x86/avx512.h>
 
+#include "kernels/avx512vnni/simde-gaps.h"
+
 /* Every external symbol of kernels/avx512vnni/, renamed (a missing line is a duplicate symbol
  * when a test links both builds). */
 #define qk_parse_per_block__avx512vnni  qk_parse_per_block__avx512vnni_simde
