@@ -30,9 +30,9 @@
 #include "kernels/prepare.h"
 #include "kernels/repack.h"
 
-#define QK_AVX512_NG_MAX 4  /* row groups (zmm of 16 rows) per tile */
-#define QK_AVX512_T_MAX  12 /* tokens per tile */
-#define QK_AVX512_UNROLL _Pragma("GCC unroll 16")
+#define QK_AVX512_NG_MAX 4 /* row groups (zmm of 16 rows) per tile */
+#define QK_AVX512_T_MAX  16
+#define QK_AVX512_UNROLL QK_AVX512_UNROLL_PRAGMA("GCC unroll 16")
 #define QK_AVX512_LINES  (QK_VNNI_BLOCK_BYTES / 64)
 
 /* acc + (float)isum * ds, rounded twice as the scalar kernels round it. */
@@ -137,6 +137,10 @@ QK_INLINE void qk_avx512_repack_groups(float *dst, const qk_q8_matrix *w, const 
             QK_AVX512_REPACK_CASE(10)
             QK_AVX512_REPACK_CASE(11)
             QK_AVX512_REPACK_CASE(12)
+            QK_AVX512_REPACK_CASE(13)
+            QK_AVX512_REPACK_CASE(14)
+            QK_AVX512_REPACK_CASE(15)
+            QK_AVX512_REPACK_CASE(16)
         default:
             break;
         }

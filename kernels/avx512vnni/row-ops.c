@@ -540,8 +540,8 @@ static void weighted_sum(float *out, size_t out_stride, const float *p, size_t p
 }
 
 const qk_row_ops qk_row_ops__avx512vnni = {
-    .isa = "avx512vnni",
-    .isa_bits = QK_ISA_AVX2 | QK_ISA_AVX512VNNI,
+    .isa = QK_AVX512_ROW_OPS_ISA, /* "avx512vnni" (simd.h: the SIMDe build says so) */
+    .isa_bits = QK_AVX512_ROW_OPS_BITS,
     .quantize = quantize,
     .rms_norm = rms_norm,
     .geglu = geglu,

@@ -30,19 +30,33 @@
 #define qk_fused__avx512vnni            qk_fused__avx512vnni_simde
 #define qk_row_ops__avx512vnni          qk_row_ops__avx512vnni_simde
 
+/* What the row-op table says of itself: this build needs AVX2 (+ FMA, F16C) only. */
+#define QK_AVX512_ROW_OPS_ISA  "avx512vnni-simde"
+#define QK_AVX512_ROW_OPS_BITS QK_ISA_AVX2
+
 /* A zmm value here is a 64-byte GCC vector that no AVX2 register holds, so an asm operand cannot
  * pin it: the barrier is empty, and what it stands for natively (no FMA contraction of a multiply
  * and an add) comes from -ffp-contract=off on this build (CMakeLists.txt). The bit-identity tests
  * fail if either is lost. */
 #define QK_ZMM_OPAQUE(v) ((void)0)
+
+/* The kernels unroll their tiles so that the accumulator arrays become registers; emulated zmm
+ * values live in memory whatever is unrolled, so here it would only cost compile time (minutes
+ * for gemm.c). */
+#define QK_AVX512_UNROLL_PRAGMA(n)
 #else
 #include <immintrin.h>
+
+#define QK_AVX512_ROW_OPS_ISA  "avx512vnni"
+#define QK_AVX512_ROW_OPS_BITS (QK_ISA_AVX2 | QK_ISA_AVX512VNNI)
 
 /* An empty asm on a zmm value ("v": any of zmm0-31; no instruction is emitted): the compiler must
  * have it in a register here and cannot look through it, so a product before it is not contracted
  * with an add after it into an FMA (GCC's default -ffp-contract=fast would), and a running sum is
  * kept in its register instead of being reassociated. */
-#define QK_ZMM_OPAQUE(v) __asm__("" : "+v"(v))
+#define QK_ZMM_OPAQUE(v)       __asm__("" : "+v"(v))
+
+#define QK_AVX512_UNROLL_PRAGMA(n) _Pragma(n)
 #endif
 
 #endif
