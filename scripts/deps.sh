@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages qkbench needs, only when some are missing (apt-get needs root).
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config git libhwloc-dev libpapi-dev libcriterion-dev libinih-dev
-      libjansson-dev gnuplot-nox)
+      libjansson-dev gnuplot-nox libsimde-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
