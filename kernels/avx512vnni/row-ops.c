@@ -49,7 +49,9 @@ RO_INLINE __m128i q_round16(__m512 x, __m512 vid) {
     __m512 v = _mm512_mul_ps(x, vid);
     QK_ZMM_OPAQUE(v);
     const __mmask16 in = _mm512_cmp_ps_mask(_mm512_abs_ps(v), _mm512_set1_ps(127.5f), _CMP_LT_OQ);
-    __m512i i = _mm512_cvttps_epi32(v);
+    /* lanes out of range are 0 before the +-1 (their truncation, INT_MIN, would wrap: UB in the
+     * SIMDe build's C arithmetic) and 0 after it */
+    __m512i i = _mm512_maskz_mov_epi32(in, _mm512_cvttps_epi32(v));
     const __m512 f = _mm512_sub_ps(v, _mm512_cvtepi32_ps(i));
     const __m512i one = _mm512_set1_epi32(1);
     i = _mm512_mask_add_epi32(i, _mm512_cmp_ps_mask(f, _mm512_set1_ps(0.5f), _CMP_GE_OQ), i, one);
