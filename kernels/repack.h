@@ -37,11 +37,12 @@
 /* avx512vnni (its own layout, QK_VNNI_G = 16 rows per group; tiles of NG groups x T tokens),
  * chosen by measurement on a Zen 4 (kernels/README.md) */
 #define QK_REPACKED_NG__AVX512VNNI   4 /* repacked: 4 groups (64 rows, 4 chains) x 1 token */
-#define QK_GEMM_NG__AVX512VNNI       2 /* gemm, fused: from QK_GEMM_SMALL_N__AVX512VNNI tokens up */
-#define QK_GEMM_T__AVX512VNNI        6
-#define QK_GEMM_NG_SMALL__AVX512VNNI 1 /* below */
-#define QK_GEMM_T_SMALL__AVX512VNNI  12
-#define QK_GEMM_SMALL_N__AVX512VNNI  24
+#define QK_GEMM_NG__AVX512VNNI       2 /* gemm, fused: 2 groups (32 rows) x 4 tokens, */
+#define QK_GEMM_T__AVX512VNNI        4 /* from QK_GEMM_SMALL_N__AVX512VNNI tokens up; */
+#define QK_GEMM_NG_SMALL__AVX512VNNI 4 /* below, 4 groups (64 rows) x all the tokens */
+#define QK_GEMM_T_SMALL__AVX512VNNI  3
+#define QK_GEMM_SMALL_N__AVX512VNNI  4
+#define QK_GEMM_PF__AVX512VNNI       0 /* no software prefetch */
 
 /* The avx512vnni layout (repacked, gemm, fused in kernels/avx512vnni/), made by
  * qk_repack_vnni_prepare: rows in groups of QK_VNNI_G = 16 (one zmm lane per row), the last group

@@ -31,7 +31,7 @@
 #include "kernels/repack.h"
 
 #define QK_AVX512_NG_MAX 4 /* row groups (zmm of 16 rows) per tile */
-#define QK_AVX512_T_MAX  16
+#define QK_AVX512_T_MAX  8
 #define QK_AVX512_UNROLL QK_AVX512_UNROLL_PRAGMA("GCC unroll 16")
 #define QK_AVX512_LINES  (QK_VNNI_BLOCK_BYTES / 64)
 
@@ -133,14 +133,6 @@ QK_INLINE void qk_avx512_repack_groups(float *dst, const qk_q8_matrix *w, const 
             QK_AVX512_REPACK_CASE(6)
             QK_AVX512_REPACK_CASE(7)
             QK_AVX512_REPACK_CASE(8)
-            QK_AVX512_REPACK_CASE(9)
-            QK_AVX512_REPACK_CASE(10)
-            QK_AVX512_REPACK_CASE(11)
-            QK_AVX512_REPACK_CASE(12)
-            QK_AVX512_REPACK_CASE(13)
-            QK_AVX512_REPACK_CASE(14)
-            QK_AVX512_REPACK_CASE(15)
-            QK_AVX512_REPACK_CASE(16)
         default:
             break;
         }
@@ -148,21 +140,44 @@ QK_INLINE void qk_avx512_repack_groups(float *dst, const qk_q8_matrix *w, const 
     }
 }
 
-/* gemm: the row groups of [r0, r1) NG at a time (the last ones one at a time), for each all its
- * token tiles (the groups' blocks stay in L1/L2 while the activations stream). The first token tile
- * of each step but the range's last prefetches the next step's groups. */
+/* One step of the last groups of a range, fewer than NG: as many as are left (so the step still
+ * has rest x T chains). */
+#define QK_AVX512_REST(fn, rest, ...)                                                              \
+    switch (rest) {                                                                                \
+    case 3:                                                                                        \
+        fn(__VA_ARGS__, 3);                                                                        \
+        break;                                                                                     \
+    case 2:                                                                                        \
+        fn(__VA_ARGS__, 2);                                                                        \
+        break;                                                                                     \
+    case 1:                                                                                        \
+        fn(__VA_ARGS__, 1);                                                                        \
+        break;                                                                                     \
+    default:                                                                                       \
+        break;                                                                                     \
+    }
+
+#define QK_AVX512_GEMM_STEP(grp, pf, ng)                                                           \
+    qk_avx512_repack_groups(dst, w, x, grp, (ng) <= NG ? (ng) : 1, T, r0, r1, pf)
+
+/* gemm: the row groups of [r0, r1) NG at a time (the last fewer than NG in one step), for each all
+ * its token tiles (the groups' blocks stay in L1 while the activations stream from L2). PF: the
+ * first token tile of each step but the range's last prefetches the next step's groups. */
 QK_INLINE void qk_avx512_repack_gemm(float *dst, const qk_q8_matrix *w, const qk_act_i8 *x, int r0,
-                                     int r1, const int NG, const int T) {
+                                     int r1, const int NG, const int T, const int PF) {
     if (r0 >= r1 || x->n_tokens <= 0) return; /* (no tiles: the tile size would divide by zero) */
     const int end = (r1 + QK_VNNI_G - 1) / QK_VNNI_G; /* one past the range's last group */
     int grp = r0 / QK_VNNI_G;
     for (; grp + NG <= end; grp += NG)
-        qk_avx512_repack_groups(dst, w, x, grp, NG, T, r0, r1, grp + 2 * NG <= end);
-    for (; grp < end; grp++) qk_avx512_repack_groups(dst, w, x, grp, 1, T, r0, r1, grp + 1 < end);
+        qk_avx512_repack_groups(dst, w, x, grp, NG, T, r0, r1, PF && grp + 2 * NG <= end);
+    QK_AVX512_REST(QK_AVX512_GEMM_STEP, end - grp, grp, 0)
 }
 
+#define QK_AVX512_GEMV_STEP(grp, t, ng)                                                            \
+    qk_avx512_repack_tile(dst, w, x, grp, t, (ng) <= NG ? (ng) : 1, 1, r0, r1, 0)
+
 /* repacked (GEMV shape): for each token, one pass over the row groups of [r0, r1), NG at a time (NG
- * independent vpdpbusd chains), then the last ones one at a time. */
+ * independent vpdpbusd chains), the last fewer than NG in one step. */
 QK_INLINE void qk_avx512_repack_gemv(float *dst, const qk_q8_matrix *w, const qk_act_i8 *x, int r0,
                                      int r1, const int NG) {
     if (r0 >= r1) return;
@@ -171,7 +186,7 @@ QK_INLINE void qk_avx512_repack_gemv(float *dst, const qk_q8_matrix *w, const qk
         int grp = r0 / QK_VNNI_G;
         for (; grp + NG <= end; grp += NG)
             qk_avx512_repack_tile(dst, w, x, grp, t, NG, 1, r0, r1, 0);
-        for (; grp < end; grp++) qk_avx512_repack_tile(dst, w, x, grp, t, 1, 1, r0, r1, 0);
+        QK_AVX512_REST(QK_AVX512_GEMV_STEP, end - grp, grp, t)
     }
 }
 
