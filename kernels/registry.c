@@ -96,11 +96,11 @@
 /* avx512vnni gemm's tile depends on the token count (kernels/repack.h) */
 #define GEMM_AVX512_TILES                                                                          \
     STR(QK_GEMM_NG__AVX512VNNI)                                                                    \
-    "x16 rows x " STR(QK_GEMM_T__AVX512VNNI) ", " STR(QK_GEMM_NG_SMALL__AVX512VNNI) "x16 x " STR(  \
-        QK_GEMM_T_SMALL__AVX512VNNI) " below " STR(QK_GEMM_SMALL_N__AVX512VNNI) " tokens"
+    "x16 rows x " STR(QK_GEMM_T__AVX512VNNI) " tokens, " STR(                                      \
+        QK_GEMM_NG_SMALL__AVX512VNNI) "x16 x 1-" STR(QK_GEMM_T_SMALL__AVX512VNNI) " below " STR(QK_GEMM_SMALL_N__AVX512VNNI)
 #define GEMM_AVX512                                                                                \
     "avx512vnni layout; register tile " GEMM_AVX512_TILES " (zmm, vpdpbusd), all token tiles per " \
-    "row step, next step prefetched; bit-identical to scalar"
+    "row step; bit-identical to scalar"
 #define FUSED_AVX512                                                                               \
     "gemm's kernel (avx512vnni, " GEMM_AVX512_TILES "); the model fuses RMSNorm/GeGLU into "       \
     "activation quantisation"

@@ -37,7 +37,7 @@
 /* avx512vnni (its own layout, QK_VNNI_G = 16 rows per group; tiles of NG groups x T tokens),
  * chosen by measurement on a Zen 4 (kernels/README.md) */
 #define QK_REPACKED_NG__AVX512VNNI   4 /* repacked: 4 groups (64 rows, 4 chains) x 1 token */
-#define QK_GEMM_NG__AVX512VNNI       2 /* gemm, fused: 2 groups (32 rows) x 4 tokens, */
+#define QK_GEMM_NG__AVX512VNNI       3 /* gemm, fused: 3 groups (48 rows) x 4 tokens, */
 #define QK_GEMM_T__AVX512VNNI        4 /* from QK_GEMM_SMALL_N__AVX512VNNI tokens up; */
 #define QK_GEMM_NG_SMALL__AVX512VNNI 4 /* below, 4 groups (64 rows) x all the tokens */
 #define QK_GEMM_T_SMALL__AVX512VNNI  3
