@@ -465,7 +465,8 @@ ParameterizedTest(int *id, kernels, token_counts_around_the_tile) {
 }
 
 /* Token counts across gemm's switch of tile (kernels/repack.h, QK_GEMM_SMALL_N__AVX2 = 24): both
- * tiles, their remainders, partial row ranges. */
+ * tiles, their remainders, partial row ranges. (avx512vnni's switch, at 4 tokens, is inside
+ * token_counts_around_the_tile's 1 .. 2 * 4 + 1.) */
 ParameterizedTestParameters(kernels, token_counts_across_the_tile_switch) {
     return kernel_params();
 }

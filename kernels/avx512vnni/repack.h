@@ -31,7 +31,7 @@
 #include "kernels/repack.h"
 
 #define QK_AVX512_NG_MAX 4 /* row groups (zmm of 16 rows) per tile */
-#define QK_AVX512_T_MAX  8
+#define QK_AVX512_T_MAX  8 /* tokens per tile (in use: 4, and 1-3) */
 #define QK_AVX512_UNROLL QK_AVX512_UNROLL_PRAGMA("GCC unroll 16")
 #define QK_AVX512_LINES  (QK_VNNI_BLOCK_BYTES / 64)
 
