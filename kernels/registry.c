@@ -38,7 +38,13 @@
     XT(fused, "fused", scalar, QK_ISA_SCALAR, GEMM_PREP_SCALAR, QK_GEMM_G__SCALAR,                 \
        QK_GEMM_T__SCALAR, QK_KERNEL_FUSED_ACT | SB, FUSED_SCALAR)                                  \
     XT(fused, "fused", avx2, QK_ISA_AVX2, GEMM_PREP_AVX2, QK_GEMM_G__AVX2, QK_GEMM_T__AVX2,        \
-       QK_KERNEL_FUSED_ACT | SB, FUSED_AVX2)
+       QK_KERNEL_FUSED_ACT | SB, FUSED_AVX2)                                                       \
+    XT(repacked, "repacked", avx512vnni, AVX512_TIER, qk_repack_vnni_prepare, QK_VNNI_G, 1, SB,    \
+       REPACKED_AVX512)                                                                            \
+    XT(gemm, "gemm", avx512vnni, AVX512_TIER, qk_repack_vnni_prepare, QK_VNNI_G,                   \
+       QK_GEMM_T__AVX512VNNI, SB, GEMM_AVX512)                                                     \
+    XT(fused, "fused", avx512vnni, AVX512_TIER, qk_repack_vnni_prepare, QK_VNNI_G,                 \
+       QK_GEMM_T__AVX512VNNI, QK_KERNEL_FUSED_ACT | SB, FUSED_AVX512)
 #define PARSE                                                                                      \
     "per block: non-inlined parser returns {fp32 scale, 32 int8} by value, fp16 converted in "     \
     "software each time (the seed's baseline)"
@@ -50,8 +56,8 @@
 #define ZERO                                                                                       \
     "per block: precached scale; int8 read in place from the mapped blocks (the seed's final)"
 
-/* The packed variants (kernels/repack.h). No avx512vnni rows: they could not be run or tested on
- * the AVX2-only machine they were written on. */
+/* The packed variants (kernels/repack.h): avx2 and scalar on the row-interleaved layout,
+ * avx512vnni on its own (rows in zmm lanes, the +128 correction precomputed). */
 #define SB            QK_KERNEL_SCALAR_BITS
 #define REPACKED_PREP qk_repack_prepare_g8
 #if QK_GEMM_G__SCALAR == 16
@@ -83,6 +89,21 @@
 #define GEMM_AVX2                                                                                  \
     "repacked layout; register tile " GEMM_AVX2_TILES " (ymm), all token tiles per row group, "    \
     "next group prefetched; bit-identical to scalar"
+#define REPACKED_AVX512                                                                            \
+    "avx512vnni layout (16 rows in zmm lanes, -128 x block sums at load); " STR(                   \
+        QK_REPACKED_NG__AVX512VNNI) "x16 rows x 1 token per pass, tokens outside; bit-identical "  \
+                                    "to scalar"
+/* avx512vnni gemm's tile depends on the token count (kernels/repack.h) */
+#define GEMM_AVX512_TILES                                                                          \
+    STR(QK_GEMM_NG__AVX512VNNI)                                                                    \
+    "x16 rows x " STR(QK_GEMM_T__AVX512VNNI) " tokens, " STR(                                      \
+        QK_GEMM_NG_SMALL__AVX512VNNI) "x16 x 1-" STR(QK_GEMM_T_SMALL__AVX512VNNI) " below " STR(QK_GEMM_SMALL_N__AVX512VNNI)
+#define GEMM_AVX512                                                                                \
+    "avx512vnni layout; register tile " GEMM_AVX512_TILES " (zmm, vpdpbusd), all token tiles per " \
+    "row step; bit-identical to scalar"
+#define FUSED_AVX512                                                                               \
+    "gemm's kernel (avx512vnni, " GEMM_AVX512_TILES "); the model fuses RMSNorm/GeGLU into "       \
+    "activation quantisation"
 #define FUSED_SCALAR                                                                               \
     "gemm's kernel (scalar, " STR(QK_GEMM_G__SCALAR) "x" STR(                                      \
         QK_GEMM_T__SCALAR) " tile); the model fuses RMSNorm/GeGLU into activation quantisation"

@@ -34,6 +34,33 @@
 #define QK_GEMM_SMALL_N__AVX2 24
 #define QK_GEMM_G__SCALAR     16 /* the same layout as avx2's; 16 rows x 4 tokens */
 #define QK_GEMM_T__SCALAR     4
+/* avx512vnni (its own layout, QK_VNNI_G = 16 rows per group; tiles of NG groups x T tokens),
+ * chosen by measurement on a Zen 4 (kernels/README.md) */
+#define QK_REPACKED_NG__AVX512VNNI   4 /* repacked: 4 groups (64 rows, 4 chains) x 1 token */
+#define QK_GEMM_NG__AVX512VNNI       3 /* gemm, fused: 3 groups (48 rows) x 4 tokens, */
+#define QK_GEMM_T__AVX512VNNI        4 /* from QK_GEMM_SMALL_N__AVX512VNNI tokens up; */
+#define QK_GEMM_NG_SMALL__AVX512VNNI 4 /* below, 4 groups (64 rows) x all the tokens */
+#define QK_GEMM_T_SMALL__AVX512VNNI  3
+#define QK_GEMM_SMALL_N__AVX512VNNI  4
+#define QK_GEMM_PF__AVX512VNNI       0 /* no software prefetch */
+
+/* The avx512vnni layout (repacked, gemm, fused in kernels/avx512vnni/), made by
+ * qk_repack_vnni_prepare: rows in groups of QK_VNNI_G = 16 (one zmm lane per row), the last group
+ * padded with zero rows; group grp holds its nb blocks in column order, each QK_VNNI_BLOCK_BYTES =
+ * 576 bytes (nine 64-byte lines; the allocation is 64-byte aligned, so every vector is too):
+ *
+ *   bytes 0 .. 31          the 16 fp16 scales of rows grp*16 .. grp*16+15 (one vcvtph2ps zmm)
+ *   bytes 32 .. 63         16 int16: minus the sum of each row's 32 quants of the block. The
+ *                          kernels feed vpdpbusd the activations biased to x + 128 (unsigned) and
+ *                          the weights as they are (signed); sum w (x + 128) = sum w x + 128 sum w,
+ *                          so -128 sum w (this field shifted left by 7) is the int32 accumulator's
+ *                          start value. |sum w| <= 4096 fits int16.
+ *   bytes 64 + 64g + 4i + k  (g = 0..7 the 4-byte group, i = 0..15 the row, k = 0..3) quant 4g+k
+ *                          of row i: the 64-byte vector of group g holds the 16 rows in its lanes
+ *
+ * 576 bytes per 16 x 32 weights against Q8_0's 544: 6% more to read at one token. */
+#define QK_VNNI_G           16
+#define QK_VNNI_BLOCK_BYTES (4 * QK_VNNI_G + QK8_0 * QK_VNNI_G)
 
 /* Builds the layout for groups of G rows in one 64-byte aligned allocation owned by w
  * (w->prepared, w->prepared_bytes; w->packed points at it). 0 = ok; -1 = bad shape (rows <= 0,
@@ -42,6 +69,22 @@
 int qk_repack_prepare(qk_q8_matrix *w, int G);
 int qk_repack_prepare_g8(qk_q8_matrix *w);
 int qk_repack_prepare_g16(qk_q8_matrix *w);
+
+/* The avx512vnni layout above, in one 64-byte aligned allocation owned by w (w->prepared,
+ * w->prepared_bytes = qk_repack_vnni_bytes rounded up to 64; w->packed points at it). 0 = ok; -1 =
+ * bad shape (as qk_repack_prepare) or out of memory, w unchanged. */
+int qk_repack_vnni_prepare(qk_q8_matrix *w);
+
+static inline size_t qk_repack_vnni_bytes(int rows, int cols) {
+    const size_t groups = (size_t)(rows + QK_VNNI_G - 1) / QK_VNNI_G;
+    return groups * (size_t)(cols / QK8_0) * QK_VNNI_BLOCK_BYTES;
+}
+
+/* Block b of row group grp of the avx512vnni layout. */
+static inline const uint8_t *qk_repack_vnni_block(const qk_q8_matrix *w, int grp, int b) {
+    const size_t nb = (size_t)(w->cols / QK8_0);
+    return (const uint8_t *)w->packed + ((size_t)grp * nb + (size_t)b) * QK_VNNI_BLOCK_BYTES;
+}
 
 /* Bytes the layout needs (before rounding the allocation up to a multiple of 64). */
 static inline size_t qk_repack_bytes(int rows, int cols, int G) {

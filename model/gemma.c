@@ -529,6 +529,11 @@ static int load_layers(qk_gemma_model *m, qk_error *err) {
 
 int qk_gemma_load(qk_gemma_model **out, const char *path, const qk_gemma_options *opt,
                   qk_error *err) {
+    return qk_gemma_load_ops(out, path, opt, NULL, err);
+}
+
+int qk_gemma_load_ops(qk_gemma_model **out, const char *path, const qk_gemma_options *opt,
+                      const qk_row_ops *ops, qk_error *err) {
     *out = NULL;
     if (opt->path == QK_PATH_INT8 && !opt->kernel)
         return qk_fail(err, "the INT8 path needs a kernel");
@@ -542,7 +547,7 @@ int qk_gemma_load(qk_gemma_model **out, const char *path, const qk_gemma_options
     if (!m) return qk_fail(err, "out of memory");
     m->opt = *opt;
     const int int8 = opt->path == QK_PATH_INT8;
-    m->ops = qk_row_ops_for_isa(int8 ? opt->kernel->isa : "scalar");
+    m->ops = ops ? ops : qk_row_ops_for_isa(int8 ? opt->kernel->isa : "scalar");
     m->fused = int8 && (opt->kernel->flags & QK_KERNEL_FUSED_ACT);
     if (!m->ops) {
         free(m);

@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "kernels/kernel.h"
+#include "kernels/row-ops.h"
 #include "model/exec.h"
 #include "model/gguf.h"
 
@@ -65,6 +66,11 @@ int qk_gemma_read_config(const qk_gguf *g, qk_gemma_config *cfg, qk_error *err);
  * path. */
 int qk_gemma_load(qk_gemma_model **out, const char *path, const qk_gemma_options *opt,
                   qk_error *err);
+/* The same with the row operations given instead of looked up by the kernel's ISA (NULL: looked
+ * up, as qk_gemma_load does): for tests that run a kernel table outside the registry (the
+ * SIMDe-emulated tier, tests/support/avx512-simde.h) with its own row ops. */
+int qk_gemma_load_ops(qk_gemma_model **out, const char *path, const qk_gemma_options *opt,
+                      const qk_row_ops *ops, qk_error *err);
 void qk_gemma_free(qk_gemma_model *m);
 
 const qk_gemma_config *qk_gemma_get_config(const qk_gemma_model *m);

@@ -5,7 +5,7 @@
 # the fuzzing).
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config git libhwloc-dev libpapi-dev libcriterion-dev libinih-dev
-      libjansson-dev gnuplot-nox)
+      libjansson-dev gnuplot-nox libsimde-dev)
 fuzz_pkgs=(clang libclang-rt-14-dev)
 missing() { # the packages among "$@" that are not installed
   local p

@@ -3,6 +3,12 @@
  * (the seed variants of its ISA; or, for QK_KERNEL_SCALAR_BITS kernels, the scalar ones). A new
  * registry row is tested with no edit here; rows the CPU cannot run are skipped with the reason.
  *
+ * Built a second time as test_kernels_simde (QK_TEST_SIMDE, CMakeLists.txt), the same generated
+ * tests run on the SIMDe-emulated avx512vnni tier instead of the registry (tests/support/
+ * avx512-simde.h), which needs AVX2 only: its kernels are compared bit for bit with their families
+ * among the registry's kernels and each other, and, where the CPU has AVX512-VNNI, with the native
+ * kernels they are built from.
+ *
  * Tolerance. A kernel's int32 block sums are exact and (float)isum is exact (|isum| <= 32*128*128 <
  * 2^24); the float work per output is at most two roundings per term (d_w * s_x, then the product
  * or a fused multiply-add) plus a sum of at most nb terms per lane and a reduction over <= 16 lanes
@@ -19,6 +25,9 @@
 #include "kernels/prepare.h"
 #include "kernels/reference.h"
 #include "kernels/repack.h"
+#ifdef QK_TEST_SIMDE
+#include "tests/support/avx512-simde.h"
+#endif
 
 #include <math.h>
 #include <stdio.h>
@@ -133,12 +142,46 @@ static uint32_t bits_of(float f) {
 /* ---- the registry as test parameters
  * ------------------------------------------------------------- */
 
+/* The kernels under test: the registry's, or in test_kernels_simde the emulated tier's. */
+#ifdef QK_TEST_SIMDE
+#define SIMDE_BUILD 1
+static int tested_count(void) {
+    return qk_simde_kernel_count();
+}
+static const qk_kernel *tested_at(int i) {
+    return qk_simde_kernel_at(i);
+}
+#else
+#define SIMDE_BUILD 0
+static int qk_simde_kernel_count(void) {
+    return 0;
+}
+static const qk_kernel *qk_simde_kernel_at(int i) {
+    (void)i;
+    return NULL;
+}
+static int tested_count(void) {
+    return qk_kernel_count();
+}
+static const qk_kernel *tested_at(int i) {
+    return qk_kernel_at(i);
+}
+#endif
+
+/* The kernels a result is compared with: the registry's, and the emulated ones in their build. */
+static int others_count(void) {
+    return qk_kernel_count() + qk_simde_kernel_count();
+}
+static const qk_kernel *other_at(int i) {
+    return i < qk_kernel_count() ? qk_kernel_at(i) : qk_simde_kernel_at(i - qk_kernel_count());
+}
+
 static void free_params(struct criterion_test_params *crp) {
     cr_free(crp->params);
 }
 
 static struct criterion_test_params kernel_params(void) {
-    const int n = qk_kernel_count();
+    const int n = tested_count();
     int *ids = cr_malloc(sizeof(int) * (size_t)n);
     for (int i = 0; i < n; i++) ids[i] = i;
     return cr_make_param_array(int, ids, (size_t)n, free_params);
@@ -146,7 +189,7 @@ static struct criterion_test_params kernel_params(void) {
 
 /* The kernel of parameter id, after skipping (with the reason) if this CPU cannot run it. */
 static const qk_kernel *kernel_or_skip(int id) {
-    const qk_kernel *k = qk_kernel_at(id);
+    const qk_kernel *k = tested_at(id);
     cr_assert(k, "no kernel %d", id);
     const char *why;
     if (!qk_kernel_available(k, &why)) cr_skip_test("%s__%s: %s", k->variant, k->isa, why);
@@ -268,7 +311,8 @@ ParameterizedTest(int *id, kernels, row_subranges) {
  * kernel flagged QK_KERNEL_SCALAR_BITS (the packed variants of kernels/repack.h, whatever their
  * ISA). */
 static const char *arith_family(const qk_kernel *k) {
-    return !strcmp(k->isa, "scalar") || (k->flags & QK_KERNEL_SCALAR_BITS) ? "scalar" : k->isa;
+    if (!strcmp(k->isa, "scalar") || (k->flags & QK_KERNEL_SCALAR_BITS)) return "scalar";
+    return !strcmp(k->isa, "avx512vnni-simde") ? "avx512vnni" : k->isa; /* the same source */
 }
 
 /* Within one arithmetic family every variant gives the same bits as every other, and any split of
@@ -303,8 +347,8 @@ ParameterizedTest(int *id, kernels, bit_identical_within_isa) {
                               "dst[t=%zu][r=%zu]: %a vs %a",
                               k->variant, k->isa, p.rows, p.cols, p.nt, gran_name(p.gran), cut1,
                               cut2, i / p.rows, i % p.rows, mine[i], split[i]);
-                for (int o = 0; o < qk_kernel_count(); o++) {
-                    const qk_kernel *ko = qk_kernel_at(o);
+                for (int o = 0; o < others_count(); o++) {
+                    const qk_kernel *ko = other_at(o);
                     if (ko == k || strcmp(arith_family(ko), arith_family(k)) ||
                         !qk_kernel_available(ko, NULL))
                         continue;
@@ -421,7 +465,8 @@ ParameterizedTest(int *id, kernels, token_counts_around_the_tile) {
 }
 
 /* Token counts across gemm's switch of tile (kernels/repack.h, QK_GEMM_SMALL_N__AVX2 = 24): both
- * tiles, their remainders, partial row ranges. */
+ * tiles, their remainders, partial row ranges. (avx512vnni's switch, at 4 tokens, is inside
+ * token_counts_around_the_tile's 1 .. 2 * 4 + 1.) */
 ParameterizedTestParameters(kernels, token_counts_across_the_tile_switch) {
     return kernel_params();
 }
@@ -463,14 +508,27 @@ ParameterizedTest(int *id, kernels, zero_tokens) {
     problem_free(&p);
 }
 
-/* The packed layout (kernels/repack.h) of every kernel that makes one: one 64-byte aligned block of
- * ceil(rows/G) * G rows x cols/32 blocks of 34 bytes (rounded up to 64), owned by the matrix; each
- * row's scale and quants where the layout says; zero padding rows; release clears it. */
+/* The packed layouts (kernels/repack.h) of every kernel that makes one: one 64-byte aligned block
+ * of ceil(rows/G) * G rows x cols/32 blocks (rounded up to 64), owned by the matrix; each row's
+ * scale, quants (and, in the avx512vnni layout, minus its block sum) where the layout says; zero
+ * padding rows; release clears it. */
+typedef struct {
+    int scale, neg_sum, quant, block; /* byte offsets of row i's fields in a block of G rows */
+} layout_of_row;
+
+static layout_of_row row_fields(const qk_kernel *k, int G, int i, int j) {
+    if (k->prepare == qk_repack_vnni_prepare) /* 16 rows: scales, -sums, quants in 4-byte groups */
+        return (layout_of_row){2 * i, 2 * G + 2 * i, 4 * G + 4 * G * (j / 4) + 4 * i + j % 4,
+                               QK_VNNI_BLOCK_BYTES};
+    return (layout_of_row){2 * i, -1, 2 * G + 4 * G * (j / 4) + 4 * i + j % 4,
+                           G * QK8_0_BLOCK_BYTES};
+}
+
 ParameterizedTestParameters(kernels, packed_layout_and_release) {
     return kernel_params();
 }
 ParameterizedTest(int *id, kernels, packed_layout_and_release) {
-    const qk_kernel *k = qk_kernel_at(*id); /* layout only: no need to run the kernel */
+    const qk_kernel *k = tested_at(*id); /* layout only: no need to run the kernel */
     cr_assert(k);
     static const struct {
         int rows, cols;
@@ -487,24 +545,38 @@ ParameterizedTest(int *id, kernels, packed_layout_and_release) {
             return;
         }
         const int G = k->row_block, nb = p.cols / QK8_0, groups = (p.rows + G - 1) / G;
-        cr_assert(G % 8 == 0 && G <= 32, "%s__%s: row_block %d", k->variant, k->isa, G);
-        const size_t want = ((size_t)groups * G * nb * QK8_0_BLOCK_BYTES + 63) & ~(size_t)63;
+        const int vnni = k->prepare == qk_repack_vnni_prepare;
+        cr_assert(vnni ? G == QK_VNNI_G : G % 8 == 0 && G <= 32, "%s__%s: row_block %d", k->variant,
+                  k->isa, G);
+        const size_t block = (size_t)row_fields(k, G, 0, 0).block;
+        const size_t want = ((size_t)groups * nb * block + 63) & ~(size_t)63;
         cr_assert(p.w.packed == p.w.prepared && p.w.prepared_bytes == want,
                   "%s__%s rows=%d cols=%d: prepared_bytes %zu, expected %zu", k->variant, k->isa,
                   p.rows, p.cols, p.w.prepared_bytes, want);
         cr_assert(((uintptr_t)p.w.packed & 63) == 0, "packed layout not 64-byte aligned");
         for (int r = 0; r < groups * G; r++)
             for (int b = 0; b < nb; b++) {
-                const uint8_t *blk = qk_repack_block(&p.w, G, r / G, b);
+                const uint8_t *blk =
+                    (const uint8_t *)p.w.packed + ((size_t)(r / G) * nb + (size_t)b) * block;
                 const int i = r % G;
                 const uint8_t *src =
                     r < p.rows ? p.blocks + ((size_t)r * nb + b) * QK8_0_BLOCK_BYTES : NULL;
-                cr_assert(blk[2 * i] == (src ? src[0] : 0) && blk[2 * i + 1] == (src ? src[1] : 0),
+                const layout_of_row f = row_fields(k, G, i, 0);
+                cr_assert(blk[f.scale] == (src ? src[0] : 0) &&
+                              blk[f.scale + 1] == (src ? src[1] : 0),
                           "%s__%s: scale of row %d block %d", k->variant, k->isa, r, b);
-                for (int j = 0; j < QK8_0; j++)
-                    cr_assert(blk[2 * G + 4 * G * (j / 4) + 4 * i + j % 4] ==
-                                  (src ? src[2 + j] : 0),
+                int sum = 0;
+                for (int j = 0; j < QK8_0; j++) {
+                    const int8_t q = src ? (int8_t)src[2 + j] : 0;
+                    sum += q;
+                    cr_assert((int8_t)blk[row_fields(k, G, i, j).quant] == q,
                               "%s__%s: quant %d of row %d block %d", k->variant, k->isa, j, r, b);
+                }
+                if (f.neg_sum >= 0) {
+                    const int16_t neg = (int16_t)(blk[f.neg_sum] | blk[f.neg_sum + 1] << 8);
+                    cr_assert(neg == -sum, "%s__%s: -sum of row %d block %d: %d, expected %d",
+                              k->variant, k->isa, r, b, neg, -sum);
+                }
             }
         qk_q8_matrix_release(&p.w);
         cr_assert(!p.w.prepared && !p.w.packed && p.w.prepared_bytes == 0 && !p.w.scales);
@@ -523,6 +595,7 @@ ParameterizedTest(int *id, kernels, packed_layout_and_release) {
     }
 }
 
+#if !SIMDE_BUILD /* the registry, detection and the oracle: tested once, in test_kernels */
 Test(prepare, repack_group_sizes) {
     problem p;
     problem_init(&p, 13, 64, 1, QK_ACT_PER_TOKEN, DATA_RANDOM, 800);
@@ -673,3 +746,82 @@ Test(reference, hand_computed) {
     qk_reference_matmul(&f, &w, &x, 0, 1);
     cr_assert_eq(f, (float)(-2.0 + 0.125 * 24576.0));
 }
+#endif
+
+#if SIMDE_BUILD
+/* The emulated tier has a twin of every avx512vnni registry row, and runs on this CPU (it needs
+ * AVX2 only): says so, with whether the native tier runs here too. */
+Test(simde, tier_complete_and_runs_here) {
+    const char *first = NULL;
+    cr_assert_eq(qk_simde_missing(&first), 0,
+                 "avx512vnni registry row %s has no SIMDe twin (tests/support/avx512-simde.c)",
+                 first);
+    int rows = 0, native_here = 0;
+    for (int i = 0; i < qk_kernel_count(); i++)
+        if (!strcmp(qk_kernel_at(i)->isa, "avx512vnni")) {
+            rows++;
+            native_here += qk_kernel_available(qk_kernel_at(i), NULL);
+        }
+    cr_assert_gt(rows, 0);
+    cr_assert_eq(qk_simde_kernel_count(), rows);
+    for (int i = 0; i < rows; i++) {
+        const qk_kernel *k = qk_simde_kernel_at(i), *n = qk_simde_native_of(k);
+        const char *why;
+        cr_assert(n && !strcmp(n->variant, k->variant) && n->row_block == k->row_block &&
+                  n->token_tile == k->token_tile && n->flags == k->flags &&
+                  n->prepare == k->prepare && n->matmul != k->matmul);
+        cr_assert(!strcmp(k->isa, QK_SIMDE_ISA) && k->isa_bits == QK_ISA_AVX2);
+        if (!qk_kernel_available(k, &why)) cr_skip_test("emulated avx512vnni tier: %s", why);
+    }
+    fprintf(stderr,
+            "SIMDe-emulated avx512vnni tier: %d kernels run on this CPU; native avx512vnni %s\n",
+            rows,
+            native_here == rows ? "runs here too (compared bit for bit)"
+                                : "does not (checked against the scalar family and the float64 "
+                                  "reference)");
+}
+
+/* On an AVX512-VNNI CPU the emulated and the native build of each kernel give the same bits
+ * (random and extreme data, both activation granularities, row sub-ranges, the tile switches). */
+ParameterizedTestParameters(simde, native_and_emulated_identical) {
+    return kernel_params();
+}
+ParameterizedTest(int *id, simde, native_and_emulated_identical) {
+    const qk_kernel *k = kernel_or_skip(*id), *nat = qk_simde_native_of(k);
+    const char *why;
+    cr_assert(nat);
+    if (!qk_kernel_available(nat, &why))
+        cr_skip_test("%s__%s: no native run to compare with (%s)", nat->variant, nat->isa, why);
+    static const struct {
+        int rows, cols, nt, r0, r1;
+    } cases[] = {{7, 32, 1, 0, 7},      {33, 96, 3, 1, 30},   {40, 768, 16, 0, 40},
+                 {64, 1152, 5, 16, 48}, {37, 64, 23, 3, 37},  {21, 96, 24, 0, 21},
+                 {50, 160, 37, 0, 50},  {19, 64, 128, 5, 17}, {768, 256, 2, 0, 768}};
+    uint64_t seed = 900;
+    for (int c = 0; c < LEN(cases); c++)
+        for (int g = 0; g < LEN(GRANS); g++)
+            for (int kind = DATA_RANDOM; kind <= DATA_EXTREME; kind++) {
+                problem p;
+                problem_init(&p, cases[c].rows, cases[c].cols, cases[c].nt, GRANS[g],
+                             (data_kind)kind, seed++);
+                prepare_or_fail(&p, k);
+                qk_q8_matrix wn = {.blocks = p.blocks, .rows = p.rows, .cols = p.cols};
+                cr_assert(qk_q8_matrix_prepare(&wn, nat) == 0);
+                float *emu = dst_alloc(&p), *nv = dst_alloc(&p);
+                k->matmul(emu, &p.w, &p.x, cases[c].r0, cases[c].r1);
+                nat->matmul(nv, &wn, &p.x, cases[c].r0, cases[c].r1);
+                const size_t n = (size_t)p.nt * p.rows + GUARD;
+                for (size_t i = 0; i < n; i++)
+                    cr_assert(bits_of(emu[i]) == bits_of(nv[i]),
+                              "%s: emulated %a, native %a at dst[%zu] (rows=%d cols=%d tokens=%d "
+                              "%s %s, range [%d,%d))",
+                              k->variant, emu[i], nv[i], i, p.rows, p.cols, p.nt, gran_name(p.gran),
+                              kind == DATA_EXTREME ? "extreme" : "random", cases[c].r0,
+                              cases[c].r1);
+                qk_q8_matrix_release(&wn);
+                free(emu);
+                free(nv);
+                problem_free(&p);
+            }
+}
+#endif

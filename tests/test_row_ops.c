@@ -1,7 +1,12 @@
 /* kernels/row-ops.h: every table this CPU can run against model/q8_0.c (quantisation, bit for
  * bit), model/gemma.c's formulas (the scalar float ops, bit for bit) and the scalar table (the
- * vector float ops, within stated bounds). */
+ * vector float ops, within stated bounds).
+ *
+ * Built a second time as test_row_ops_simde (QK_TEST_SIMDE, CMakeLists.txt), the same tests run on
+ * the SIMDe-emulated avx512vnni table (tests/support/avx512-simde.h), which needs AVX2 only, and,
+ * where the CPU has AVX-512, compare it bit for bit with the native one. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -9,20 +14,36 @@
 
 #include "kernels/row-ops.h"
 #include "model/q8_0.h"
+#ifdef QK_TEST_SIMDE
+#include "tests/support/avx512-simde.h"
+#endif
 
 TestSuite(row_ops, .timeout = 300);
 
-static const char *const isas[] = {"scalar", "avx2"};
-#define N_ISAS 2
+/* The tables under test: every tier's, or in test_row_ops_simde the emulated one. */
+#ifdef QK_TEST_SIMDE
+#define N_TABLES 1
+static const qk_row_ops *table_at(int k) {
+    (void)k;
+    return qk_simde_row_ops();
+}
+#else
+static const char *const isas[] = {"scalar", "avx2", "avx512vnni"};
+#define N_ISAS   3
+#define N_TABLES N_ISAS
+static const qk_row_ops *table_at(int k) {
+    return qk_row_ops_for_isa(isas[k]);
+}
+#endif
 
 /* The table, or NULL (test skipped) if the CPU cannot run it. */
 static const qk_row_ops *table(int k) {
-    const qk_row_ops *ops = qk_row_ops_for_isa(isas[k]);
-    cr_assert_not_null(ops, "%s", isas[k]);
+    const qk_row_ops *ops = table_at(k);
+    cr_assert_not_null(ops, "table %d", k);
     return (ops->isa_bits & ~qk_cpu_isa_bits()) ? NULL : ops;
 }
 #define FOR_TABLES(ops)                                                                            \
-    for (int k_ = 0; k_ < N_ISAS; k_++)                                                            \
+    for (int k_ = 0; k_ < N_TABLES; k_++)                                                          \
         for (const qk_row_ops *ops = table(k_); ops; ops = NULL)
 
 static void skip_without_avx2(void) {
@@ -77,28 +98,30 @@ static void check_both(const qk_row_ops *ops, const float *x, int n, const char 
     if (n % 32 == 0) check_quantize(ops, x, n, QK_ACT_PER_BLOCK, what);
 }
 
+#ifndef QK_TEST_SIMDE
 Test(row_ops, lookup) {
-    const qk_row_ops *s = qk_row_ops_for_isa("scalar"), *a = qk_row_ops_for_isa("avx2");
-    cr_assert(s && a);
-    cr_assert_str_eq(s->isa, "scalar");
-    cr_assert_eq(s->isa_bits, (unsigned)QK_ISA_SCALAR);
-    cr_assert_str_eq(a->isa, "avx2");
-    cr_assert_eq(a->isa_bits, (unsigned)QK_ISA_AVX2);
-    cr_assert_eq(qk_row_ops_for_isa("avx512vnni"), a, "avx512vnni shares the avx2 table");
-    cr_assert_null(qk_row_ops_for_isa("sse2"));
-    cr_assert_null(qk_row_ops_for_isa(""));
-    cr_assert_null(qk_row_ops_for_isa(NULL));
-    const qk_row_ops *t[] = {s, a};
-    for (int i = 0; i < 2; i++)
+    const qk_row_ops *t[N_ISAS];
+    static const unsigned bits[N_ISAS] = {QK_ISA_SCALAR, QK_ISA_AVX2,
+                                          QK_ISA_AVX2 | QK_ISA_AVX512VNNI};
+    for (int i = 0; i < N_ISAS; i++) {
+        t[i] = qk_row_ops_for_isa(isas[i]);
+        cr_assert(t[i], "%s", isas[i]);
+        cr_assert_str_eq(t[i]->isa, isas[i], "every tier has its own table");
+        cr_assert_eq(t[i]->isa_bits, bits[i], "%s", isas[i]);
         cr_assert(t[i]->quantize && t[i]->rms_norm && t[i]->geglu && t[i]->rms_norm_quantize &&
                   t[i]->geglu_quantize && t[i]->dot_rows && t[i]->exp_shift_sum &&
                   t[i]->weighted_sum);
+    }
+    cr_assert_null(qk_row_ops_for_isa("sse2"));
+    cr_assert_null(qk_row_ops_for_isa(""));
+    cr_assert_null(qk_row_ops_for_isa(NULL));
 }
 
 Test(row_ops, avx2_table_runs_here) {
     skip_without_avx2();
     cr_assert_not_null(table(1));
 }
+#endif
 
 Test(row_ops, quantize_random_rows_match_q8_0) {
     float *x = malloc(sizeof(float) * 4096);
@@ -621,3 +644,94 @@ Test(row_ops, weighted_sum) {
                 }
     free(p), free(out), free(r0);
 }
+
+#ifdef QK_TEST_SIMDE
+/* The emulated table runs on this CPU (it needs AVX2 only), and says so. */
+Test(simde, row_ops_table_runs_here) {
+    const qk_row_ops *e = qk_simde_row_ops();
+    cr_assert_str_eq(e->isa, QK_SIMDE_ISA);
+    cr_assert_eq(e->isa_bits, (unsigned)QK_ISA_AVX2);
+    skip_without_avx2();
+    cr_assert_not_null(table(0));
+    const qk_row_ops *n = qk_row_ops_for_isa("avx512vnni");
+    fprintf(stderr, "SIMDe-emulated avx512vnni row ops run on this CPU; native avx512vnni %s\n",
+            (n->isa_bits & ~qk_cpu_isa_bits()) ? "does not (checked against q8_0.c, the "
+                                                 "formulas and the scalar table)"
+                                               : "runs here too (compared bit for bit)");
+}
+
+static void same_floats(const float *a, const float *b, int n, const char *what, int size) {
+    for (int i = 0; i < n; i++)
+        cr_assert(same_float(a[i], b[i]), "%s n=%d [%d]: emulated %a, native %a", what, size, i,
+                  a[i], b[i]);
+}
+
+/* On an AVX-512 CPU, every op of the emulated table gives the native table's bits. */
+Test(simde, native_and_emulated_row_ops_identical) {
+    const qk_row_ops *e = qk_simde_row_ops(), *nt = qk_row_ops_for_isa("avx512vnni");
+    if (nt->isa_bits & ~qk_cpu_isa_bits())
+        cr_skip_test("CPU lacks avx512vnni (or QK_ISA caps it): no native table to compare with");
+    float *x = malloc(sizeof(float) * NMAX), *w = malloc(sizeof(float) * NMAX);
+    float *a = malloc(sizeof(float) * NMAX), *b = malloc(sizeof(float) * NMAX);
+    float *ta = malloc(sizeof(float) * NMAX), *tb = malloc(sizeof(float) * NMAX);
+    int8_t *qa = malloc(NMAX), *qb = malloc(NMAX);
+    float sa[NMAX / 32], sb[NMAX / 32];
+    for (int z = 0; z < N_SIZES; z++)
+        for (int rep = 0; rep < 3; rep++) {
+            const int n = sizes[z];
+            for (int i = 0; i < n; i++)
+                x[i] = rep ? wide(3.0f) : uniform(-6, 6), w[i] = uniform(-2, 2);
+            if (rep == 2) x[n / 3] = n % 2 ? INFINITY : NAN;
+            for (int g = 0; g < 2; g++) {
+                const int gran = g ? QK_ACT_PER_BLOCK : QK_ACT_PER_TOKEN;
+                if (gran == QK_ACT_PER_BLOCK && n % 32) continue;
+                const int ns = gran == QK_ACT_PER_BLOCK ? n / 32 : 1;
+                e->quantize(x, n, qa, sa, gran), nt->quantize(x, n, qb, sb, gran);
+                cr_assert(!memcmp(qa, qb, (size_t)n), "quantize n=%d g=%d: q", n, gran);
+                same_floats(sa, sb, ns, "quantize scale", n);
+                e->rms_norm_quantize(x, w, n, 1e-6f, ta, qa, sa, gran);
+                nt->rms_norm_quantize(x, w, n, 1e-6f, tb, qb, sb, gran);
+                same_floats(ta, tb, n, "rms_norm_quantize tmp", n);
+                cr_assert(!memcmp(qa, qb, (size_t)n), "rms_norm_quantize n=%d g=%d: q", n, gran);
+                same_floats(sa, sb, ns, "rms_norm_quantize scale", n);
+                e->geglu_quantize(x, w, n, ta, qa, sa, gran);
+                nt->geglu_quantize(x, w, n, tb, qb, sb, gran);
+                same_floats(ta, tb, n, "geglu_quantize tmp", n);
+                cr_assert(!memcmp(qa, qb, (size_t)n), "geglu_quantize n=%d g=%d: q", n, gran);
+                same_floats(sa, sb, ns, "geglu_quantize scale", n);
+            }
+            e->rms_norm(a, x, w, n, 1e-6f), nt->rms_norm(b, x, w, n, 1e-6f);
+            same_floats(a, b, n, "rms_norm", n);
+            e->geglu(a, x, w, n), nt->geglu(b, x, w, n);
+            same_floats(a, b, n, "geglu", n);
+            for (int i = 0; i < n; i++) a[i] = b[i] = -fabsf(x[i]) * 4.0f;
+            const double ea = e->exp_shift_sum(a, n, 1.5f), eb = nt->exp_shift_sum(b, n, 1.5f);
+            cr_assert(!memcmp(&ea, &eb, sizeof ea) || (isnan(ea) && isnan(eb)),
+                      "exp_shift_sum n=%d: sum %.17g vs %.17g", n, ea, eb);
+            same_floats(a, b, n, "exp_shift_sum", n);
+        }
+    /* attention: every query count of the blocking, row counts across its key blocks, strides */
+    enum { OS = 140 };
+    float *q = malloc(sizeof(float) * 5 * 300), *oa = malloc(sizeof(float) * 5 * OS * 3),
+          *ob = malloc(sizeof(float) * 5 * OS * 3);
+    for (int zr = 0; zr < N_ATTN_ROWS; zr++)
+        for (int zn = 0; zn < N_ATTN_N; zn++)
+            for (int nq = 1; nq <= 5; nq++) {
+                const int nr = attn_rows[zr], d = attn_n[zn];
+                const size_t stride = attn_stride(d, nq % 3), qs = (size_t)d + 3;
+                for (size_t i = 0; i < 5 * 300; i++) q[i] = uniform(-2, 2);
+                float *rows = make_rows(nr, d, stride, 1.0f);
+                for (int i = 0; i < 5 * OS * 3; i++) oa[i] = ob[i] = guard_value;
+                e->dot_rows(oa, OS, q, qs, nq, rows, stride, nr, d);
+                nt->dot_rows(ob, OS, q, qs, nq, rows, stride, nr, d);
+                same_floats(oa, ob, 5 * OS, "dot_rows", d);
+                const size_t wos = (size_t)d + 5;
+                e->weighted_sum(oa, wos, q, qs, nq, rows, stride, nr < 300 ? nr : 300, d);
+                nt->weighted_sum(ob, wos, q, qs, nq, rows, stride, nr < 300 ? nr : 300, d);
+                same_floats(oa, ob, (int)(5 * wos), "weighted_sum", d);
+                free(rows);
+            }
+    free(x), free(w), free(a), free(b), free(ta), free(tb), free(qa), free(qb);
+    free(q), free(oa), free(ob);
+}
+#endif

@@ -22,10 +22,10 @@
 #include "kernels/fetch.h"
 #include "kernels/prepare.h"
 
-#include <immintrin.h>
+#include "kernels/avx512vnni/simd.h"
 
 #define QK_AVX512_RMAX 8
-#define QK_UNROLL      _Pragma("GCC unroll 8")
+#define QK_UNROLL      QK_AVX512_UNROLL_PRAGMA("GCC unroll 8")
 
 /* {a x8, b x8}: the scales of a block pair, lane by lane. */
 QK_INLINE __m512 qk_avx512_pair(float a, float b) {
