@@ -539,12 +539,12 @@ Test(report, golden_reports_are_unchanged, .timeout = 120) {
  * both colour and dash type, panels do not overlap, a variant has one colour and an ISA one dash
  * and point type in every plot (the seed story's four the ladder's colours, llama.cpp black), and
  * llama.cpp is drawn in every sequence-length panel when the results measured it. The main fixture
- * is what scripts/main.sh produced on a three-tier CPU (Zen 5, scalar, avx2 and avx512vnni): the
+ * is what scripts/main.sh produced on a three-tier CPU (Zen 4 (family 25 model 17), scalar, avx2 and avx512vnni): the
  * seed story and the performance run, quick (3 repetitions; repetition records trimmed), and the
  * roofline. */
-#define ZEN5_SEED DATA "results-zen5-seed.json"
-#define ZEN5_PERF DATA "results-zen5-performance.json"
-#define ZEN5_ROOF DATA "roofline-zen5.json"
+#define ZEN4_SEED DATA "results-zen4-seed.json"
+#define ZEN4_PERF DATA "results-zen4-performance.json"
+#define ZEN4_ROOF DATA "roofline-zen4.json"
 
 #define MAX_PANEL_SERIES 8
 #define MAX_PANEL_BARS   12
@@ -778,7 +778,7 @@ static void plots_keep_the_rules(const qk_report_outcome *out, int peer_measured
 }
 
 Test(report, a_three_tier_run_plots_at_a_glance, .timeout = 120) {
-    const char *res[] = {ZEN5_SEED, ZEN5_PERF}, *roof[] = {ZEN5_ROOF};
+    const char *res[] = {ZEN4_SEED, ZEN4_PERF}, *roof[] = {ZEN4_ROOF};
     qk_report_outcome out;
     char *md = generate(res, 2, roof, 1, &out);
     plots_keep_the_rules(&out, 2);
