@@ -26,6 +26,7 @@ static const char *const bind_names[] = {"compact", "scatter", "none"};
 static const char *const path_names[] = {"int8", "fp32"};
 static const char *const isa_names[] = {"scalar", "avx2", "avx512vnni"};
 static const char *const peer_names[] = {"none", "llama.cpp"};
+static const char *const peer_mode_names[] = {"in-process", "process"}; /* qk_peer_mode */
 static const char *const presets[] = {"tiny", "embeddinggemma-300m", "embeddinggemma-300m-nodense"};
 static const char *const sections[] = {"experiment", "sweep", "measure"};
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -55,6 +56,7 @@ enum {
     K_PATH,
     K_PEER,
     K_PEER_LIBRARY,
+    K_PEER_MODE,
     K_REPETITIONS,
     K_WARMUPS,
     K_QUICK_REPETITIONS,
@@ -63,6 +65,8 @@ enum {
     K_ACCURACY,
     K_NOISY_CV,
     K_SEED,
+    K_SITTINGS,
+    K_SITTING_SPACING,
     K_COUNT
 };
 
@@ -82,6 +86,7 @@ static const struct {
     [K_PATH] = {"sweep", "path"},
     [K_PEER] = {"sweep", "peer"},
     [K_PEER_LIBRARY] = {"sweep", "peer_library"},
+    [K_PEER_MODE] = {"sweep", "peer_mode"},
     [K_REPETITIONS] = {"measure", "repetitions"},
     [K_WARMUPS] = {"measure", "warmups"},
     [K_QUICK_REPETITIONS] = {"measure", "quick_repetitions"},
@@ -90,6 +95,8 @@ static const struct {
     [K_ACCURACY] = {"measure", "accuracy"},
     [K_NOISY_CV] = {"measure", "noisy_cv"},
     [K_SEED] = {"measure", "seed"},
+    [K_SITTINGS] = {"measure", "sittings"},
+    [K_SITTING_SPACING] = {"measure", "sitting_spacing"},
 };
 
 typedef struct {
@@ -423,6 +430,19 @@ static int set_value(parse_state *st, int k, const char *v, char *buf) {
             e->peer_llama |= x == 1;
         }
         return 0;
+    case K_PEER_MODE:
+        if (split_list(st, key, buf, items, &n)) return -1;
+        e->peer_modes = 0;
+        for (int i = 0; i < n; i++) {
+            if (parse_enum(st, key, items[i], peer_mode_names, COUNT(peer_mode_names), &x))
+                return -1;
+            if (e->peer_modes & (1u << x)) {
+                set_error(st, "peer_mode: '%s' is listed twice", items[i]);
+                return -1;
+            }
+            e->peer_modes |= 1u << x;
+        }
+        return 0;
     case K_PEER_LIBRARY:
         if (access(v, R_OK) != 0) {
             set_error(
@@ -469,6 +489,19 @@ static int set_value(parse_state *st, int k, const char *v, char *buf) {
     }
     case K_SEED:
         return parse_seed(st, v, &e->seed);
+    case K_SITTINGS:
+        return parse_int(st, key, v, 1, QK_EXPERIMENT_SITTINGS_MAX, &e->sittings);
+    case K_SITTING_SPACING: {
+        char *end;
+        errno = 0;
+        double d = strtod(v, &end);
+        if (*end || errno || !(d >= 0 && d <= 86400)) {
+            set_error(st, "sitting_spacing: '%s' is not a number of seconds in [0, 86400]", v);
+            return -1;
+        }
+        e->sitting_spacing_s = d;
+        return 0;
+    }
     }
     return 0;
 }
@@ -599,6 +632,12 @@ static int check_consistency(parse_state *st, qk_error *err) {
     if (e->peer_llama && !(e->runs & (1u << QK_RUN_FORWARD)))
         return qk_fail(err, "%s:%d: peer: llama.cpp applies to run = forward only (line %d)",
                        st->file, kl[K_PEER], kl[K_RUN]);
+    if (kl[K_PEER_MODE] && !e->peer_llama)
+        return qk_fail(err, "%s:%d: peer_mode: set, but peer is none (set peer = llama.cpp)",
+                       st->file, kl[K_PEER_MODE]);
+    if (kl[K_SITTING_SPACING] && e->sittings <= 1 && e->sitting_spacing_s > 0)
+        return qk_fail(err, "%s:%d: sitting_spacing: set, but sittings is 1 (set sittings = K)",
+                       st->file, kl[K_SITTING_SPACING]);
     if (e->quick_repetitions > e->repetitions && kl[K_QUICK_REPETITIONS])
         return qk_fail(err, "%s:%d: quick_repetitions: %d is more than repetitions (%d)", st->file,
                        kl[K_QUICK_REPETITIONS], e->quick_repetitions, e->repetitions);
@@ -637,6 +676,8 @@ int qk_experiment_parse_string(const char *text, const char *name, qk_experiment
     e->noisy_cv = 0.05;
     e->accuracy = 1;
     e->seed = 1;
+    e->peer_modes = 1u << QK_PEER_IN_PROCESS;
+    e->sittings = 1;
     if (!(e->file = strdup(name)) || !(e->text = strdup(text))) {
         qk_experiment_free(e);
         return qk_fail(err, "%s: out of memory", name);
@@ -731,13 +772,29 @@ static int name_config(qk_config *c, qk_run_kind run, const char *variant, const
     return 0;
 }
 
-/* The llama.cpp peer's configuration at base's point and group. */
-static int add_peer(qk_config *c, const qk_config *base, qk_error *err) {
-    *c = *base;
-    c->peer = 1;
-    c->path = QK_PATH_INT8; /* unused for the peer (its weights are the file's Q8_0) */
-    c->act_scale = QK_ACT_SCALE_TOKEN;
-    return name_config(c, QK_RUN_FORWARD, "llama.cpp", "peer", err);
+/* The llama.cpp peer's configurations at base's point and group, one per peer mode (in-process
+ * first): cfg[*n], ... */
+static int add_peers(const qk_experiment *e, qk_config *cfg, int *n, const qk_config *base,
+                     qk_error *err) {
+    for (int m = QK_PEER_IN_PROCESS; m <= QK_PEER_PROCESS; m++) {
+        if (!((e->peer_modes >> m) & 1)) continue;
+        qk_config *c = &cfg[(*n)++];
+        *c = *base;
+        c->peer = 1;
+        c->peer_mode = (qk_peer_mode)m;
+        c->path = QK_PATH_INT8; /* unused for the peer (its weights are the file's Q8_0) */
+        c->act_scale = QK_ACT_SCALE_TOKEN;
+        if (name_config(c, QK_RUN_FORWARD, "llama.cpp",
+                        m == QK_PEER_PROCESS ? "peer-process" : "peer", err))
+            return -1;
+    }
+    return 0;
+}
+
+static int count_bits(unsigned v) {
+    int n = 0;
+    for (; v; v &= v - 1) n++;
+    return n;
 }
 
 static int cmp_name(const void *a, const void *b) {
@@ -822,7 +879,8 @@ int qk_experiment_expand(const qk_experiment *e, const qk_sweep_universe *u, qk_
     long long int8_point = (long long)n_int8 * e->act_scale.n * n_variants * n_isas;
     long long points = (long long)e->binding.n * n_threads * e->seq_len.n;
     long long total = 0; /* forward: int8 + fp32 per point; matmul: int8 per point and shape */
-    if ((e->runs >> QK_RUN_FORWARD) & 1) total += (int8_point + n_fp32 + e->peer_llama) * points;
+    if ((e->runs >> QK_RUN_FORWARD) & 1)
+        total += (int8_point + n_fp32 + e->peer_llama * count_bits(e->peer_modes)) * points;
     if (has_matmul) total += int8_point * points * u->n_shapes;
     if (total > MAX_CONFIGS) {
         free(threads);
@@ -874,7 +932,7 @@ int qk_experiment_expand(const qk_experiment *e, const qk_sweep_universe *u, qk_
                                 cfg[n] = base;
                                 if (name_config(&cfg[n++], (qk_run_kind)run, "fp32", "", err))
                                     goto fail;
-                                if (with_peer && add_peer(&cfg[n++], &base, err)) goto fail;
+                                if (with_peer && add_peers(e, cfg, &n, &base, err)) goto fail;
                                 peer_done |= with_peer;
                                 group++;
                                 continue;
@@ -891,7 +949,7 @@ int qk_experiment_expand(const qk_experiment *e, const qk_sweep_universe *u, qk_
                                     }
                                 if (a == 0 && with_peer) {
                                     base.group = group;
-                                    if (add_peer(&cfg[n++], &base, err)) goto fail;
+                                    if (add_peers(e, cfg, &n, &base, err)) goto fail;
                                     peer_done = 1;
                                 }
                             }

@@ -16,6 +16,12 @@
 
 typedef enum { QK_RUN_FORWARD, QK_RUN_MATMUL } qk_run_kind;
 typedef enum { QK_ACT_SCALE_TOKEN, QK_ACT_SCALE_BLOCK } qk_act_scale;
+/* How the llama.cpp peer runs: in our process (its threadpool at poll 0, so its idle threads
+ * sleep while ours measure), or in a child process of its own at its default threadpool and
+ * polling, stopped while ours measure. */
+typedef enum { QK_PEER_IN_PROCESS, QK_PEER_PROCESS } qk_peer_mode;
+#define QK_EXPERIMENT_SITTINGS_MAX 64
+
 typedef enum { QK_COUNTERS_DEFAULT, QK_COUNTERS_NONE, QK_COUNTERS_LIST } qk_counters_mode;
 
 /* The names used in files and in configuration names ("forward", "token"); bindings are named by
@@ -59,6 +65,7 @@ typedef struct {
     qk_intlist path;      /* qk_path values */
     int peer_llama;       /* peer = llama.cpp: a llama.cpp configuration joins each forward group */
     char *peer_library;   /* peer_library: libllama's path or folder; NULL: the default */
+    unsigned peer_modes;  /* peer_mode: bit (1 << qk_peer_mode) per mode; default in-process */
 
     /* [measure] */
     int repetitions;       /* >= 1 */
@@ -70,6 +77,8 @@ typedef struct {
     int accuracy;    /* 1: measure accuracy and memory footprint of the forward configurations */
     double noisy_cv; /* a configuration whose CV exceeds this is flagged noisy */
     uint64_t seed;   /* seeds token ids, activations and the bootstrap */
+    int sittings;    /* the whole measurement repeated in this many processes (default 1) */
+    double sitting_spacing_s; /* pause between the start of one sitting and the next */
 
     /* where these keys were (0 when defaulted), for messages about them after parsing */
     int run_line, kernels_line, isas_line, threads_line, peer_line, counters_line;
@@ -94,7 +103,8 @@ typedef struct {
     qk_act_scale act_scale; /* meaningless for the FP32 path (which quantises nothing) */
     qk_binding_policy binding;
     qk_path path;
-    int peer;  /* 1: the llama.cpp peer (variant "llama.cpp", isa "peer"); path is then unused */
+    int peer; /* 1: the llama.cpp peer (variant "llama.cpp", isa "peer"); path is then unused */
+    qk_peer_mode peer_mode; /* the peer's: in-process (isa "peer"), process ("peer-process") */
     int group; /* configurations with the same group differ only in variant/ISA: one comparison */
 } qk_config;
 
@@ -119,13 +129,14 @@ typedef struct {
  * seq_len [x shape] x path x act_scale; inner loops, the members of a group (contiguous): kernel x
  * ISA. The FP32 path has no kernel, ISA or activation scale: one configuration, a group of its own,
  * per (binding, threads, seq_len [, shape]). With peer = llama.cpp, each forward (binding, threads,
- * seq_len) gets one peer configuration ("forward/llama.cpp/peer/t:T/seq:S/bind:B"), the last member
- * of that point's first group (the first int8 activation scale's, else the FP32 one), so its
- * repetitions interleave with our kernels'. When u->variants is non-NULL, every named kernel must
- * be in it, else "file:line: kernels: unknown kernel ...". ISA names are checked when parsing;
- * u->isas only resolves `all`. Whether a (variant, ISA) pair exists and runs on this CPU is left
- * to the runner (qk_kernel_find / qk_kernel_available), which reports the pair as skipped, so one
- * file serves every CPU. On success *out is malloc'd (free with free()), *n >= 1. */
+ * seq_len) gets one peer configuration per peer mode ("forward/llama.cpp/peer/t:T/seq:S/bind:B" in
+ * our process, ".../llama.cpp/peer-process/..." in its own), the last members of that point's first
+ * group (the first int8 activation scale's, else the FP32 one), so its repetitions interleave with
+ * our kernels'. When u->variants is non-NULL, every named kernel must be in it, else "file:line:
+ * kernels: unknown kernel ...". ISA names are checked when parsing; u->isas only resolves `all`.
+ * Whether a (variant, ISA) pair exists and runs on this CPU is left to the runner (qk_kernel_find /
+ * qk_kernel_available), which reports the pair as skipped, so one file serves every CPU. On success
+ * *out is malloc'd (free with free()), *n >= 1. */
 int qk_experiment_expand(const qk_experiment *e, const qk_sweep_universe *u, qk_config **out,
                          int *n, qk_error *err);
 
