@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # CI's fuzz run (scripts/test.sh): builds every fuzz target (fuzz/build.sh), then runs each for
-# QK_FUZZ_SECONDS (default 30) with fuzz/run.sh on the committed seeds only (fuzz/seeds/NAME/) and a
+# QK_FUZZ_SECONDS (default 15) with fuzz/run.sh on the committed seeds only (fuzz/seeds/NAME/) and a
 # fresh corpus in build/fuzz/smoke/, under ASan + UBSan. Prints each target's executions and final
 # cov/ft (the targets run side by side, one per CPU), then one line per target and "fuzz: N passed, N failed". Exit status 1 when any target
 # found a crash, a leak, a timeout, an out-of-memory or a sanitizer report (its input and log are
 # under build/fuzz/smoke/), else 0. Usage: fuzz/smoke.sh [TARGET...] (default: every fuzz/fuzz_*.c)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SECONDS_=${QK_FUZZ_SECONDS:-30}
+SECONDS_=${QK_FUZZ_SECONDS:-15}
 OUT=build/fuzz/smoke
 fuzz/build.sh
 built=$SECONDS

@@ -2,7 +2,7 @@
 # Builds qkbench and runs the whole test suite through ctest (Criterion) twice: the release build,
 # then the asan preset (AddressSanitizer + UndefinedBehaviorSanitizer, halt on the first error).
 # Then the fuzz targets (fuzz/smoke.sh): the fuzz preset builds every fuzz/fuzz_*.c with clang-14
-# (libFuzzer + ASan + UBSan) and runs each for QK_FUZZ_SECONDS (default 30) on its committed seeds,
+# (libFuzzer + ASan + UBSan) and runs each for QK_FUZZ_SECONDS (default 15) on its committed seeds,
 # printing its executions and cov/ft; any crash, leak, timeout or sanitizer report fails the tests.
 # Without clang-14 and libclang-rt-14-dev (scripts/deps.sh installs them) it says so and skips the
 # fuzzing; QK_FUZZ_SECONDS=0 skips it too.
@@ -20,7 +20,7 @@ for preset in release asan; do
   cmake --build --preset "$preset" -j "$jobs"
   ctest --preset "$preset" -j 1
 done
-if [ "${QK_FUZZ_SECONDS:-30}" = 0 ]; then
+if [ "${QK_FUZZ_SECONDS:-15}" = 0 ]; then
   echo "tests: fuzzing skipped (QK_FUZZ_SECONDS=0)" >&2
 elif fuzz/build.sh --check; then
   echo "== fuzz == (${SECONDS}s in)" >&2
