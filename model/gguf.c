@@ -775,3 +775,16 @@ qk_str qk_gguf_arr_str_next(const uint8_t **cursor) {
     *cursor += 8 + s.len;
     return s;
 }
+
+int qk_gguf_check_shape(const qk_gguf *g, const qk_gguf_tensor *t, const char *name, int64_t ne0,
+                        int64_t ne1, qk_error *err) {
+    if (!t) return qk_fail(err, "%s: tensor %s is missing", g->path, name);
+    int64_t want_n_dims = ne1 > 1 ? 2 : 1;
+    if ((int64_t)t->n_dims > want_n_dims || t->ne[0] != ne0 || t->ne[1] != ne1 || t->ne[2] != 1 ||
+        t->ne[3] != 1)
+        return qk_fail(err,
+                       "%s: tensor %s has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld]",
+                       g->path, name, (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2],
+                       (long long)t->ne[3], (long long)ne0, (long long)ne1);
+    return 0;
+}

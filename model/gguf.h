@@ -87,6 +87,10 @@ void qk_gguf_close(qk_gguf *g);
 
 const qk_gguf_kv *qk_gguf_find_kv(const qk_gguf *g, const char *key);
 const qk_gguf_tensor *qk_gguf_find_tensor(const qk_gguf *g, const char *name);
+/* 0 when t (found under name) is present with shape [ne0, ne1] (ne1 = 1: a vector); else -1 and
+ * err names the file, the tensor and both shapes ("... is missing" for t NULL). */
+int qk_gguf_check_shape(const qk_gguf *g, const qk_gguf_tensor *t, const char *name, int64_t ne0,
+                        int64_t ne1, qk_error *err);
 
 /* Typed getters: 0 on success; an error if the key is missing or of another type. Integer getters
  * accept any integer type whose value fits. */
