@@ -119,7 +119,7 @@ Test(peer_process, child_embeds_as_the_in_process_peer_pinned_and_stopped_betwee
     if (skip_unless_installed()) return;
     qk_error err = {{0}};
     const int cpus[] = {0};
-    const qk_peer_process_options o = {QK_QKBENCH_EXE, NULL, TINY, 1, 16, cpus, 1};
+    const qk_peer_process_options o = {QK_QKBENCH_EXE, NULL, TINY, 2, 16, cpus, 1};
     qk_peer_process *c;
     cr_assert_eq(qk_peer_process_start(&c, &o, &err), 0, "%s", err.msg);
     const pid_t pid = qk_peer_process_pid(c);
@@ -159,6 +159,11 @@ Test(peer_process, child_embeds_as_the_in_process_peer_pinned_and_stopped_betwee
         cr_expect(t.wall_s > 0 && t.decode_s > 0 && t.decode_s <= t.wall_s && t.cpu_s >= 0,
                   "wall %g decode %g cpu %g", t.wall_s, t.decode_s, t.cpu_s);
         cr_expect_eq(proc_state(pid), 'T', "not stopped after pass %d: %c", pass, proc_state(pid));
+        /* llama.cpp's default: ggml's threadpool lives for one decode, so between passes the
+         * child is its main thread alone (nothing left that could poll) */
+        char threads[16];
+        proc_status_field(pid, "Threads", threads, sizeof threads);
+        cr_expect_str_eq(threads, "1", "threads of the child between passes");
     }
     cr_assert_eq(qk_peer_llama_embed(in, TOKENS, N_TOKENS, ours, NULL, &err), 0, "%s", err.msg);
     const double cos = qk_cosine(theirs, ours, dim);

@@ -384,7 +384,8 @@ int qk_peer_process_start(qk_peer_process **out, const qk_peer_process_options *
     if (r != 0) {
         free(text);
         if (r == -2 && p->pid) kill(p->pid, SIGKILL);
-        note_death(p, "while opening the model");
+        note_death(p, r == -2 ? "(silent for 600 s) while opening the model"
+                              : "while opening the model");
         qk_fail(err, "%s", p->dead);
         qk_peer_process_close(p);
         return -1;
@@ -427,7 +428,7 @@ int qk_peer_process_embed(qk_peer_process *p, const int32_t *tokens, int n, floa
     if (status == 0) READ(out, (size_t)p->dim * sizeof *out);
     if (r) {
         if (r == -2 && p->pid) kill(p->pid, SIGKILL);
-        note_death(p, "during a pass");
+        note_death(p, r == -2 ? "(silent for 600 s) during a pass" : "during a pass");
         return qk_fail(err, "%s", p->dead);
     }
     if (status != 0) {
