@@ -19,7 +19,11 @@
  * defaults, where ggml makes a threadpool for each decode (ggml_threadpool_params_default: its
  * default polling, 50 in this build, no cpumask, so the threads run wherever the process may) and
  * joins it before llama_decode returns. That is the peer's own-process mode
- * (harness/peers/llama_process.h), whose child pins its whole process instead.
+ * (harness/peers/llama_process.h), whose child pins its whole process instead. (Those threads are
+ * new at every decode and the kernel places them: on the loaded Zen 3 VM, both threads of a pass
+ * were seen on one PU, spinning in turn at ggml's barriers, a tiny-model pass taking 1.5 s
+ * instead of 1 ms. That is llama.cpp at its defaults, and it is recorded as such.) llama.cpp's
+ * own tools (common/) attach a persistent threadpool instead; that variant is not measured here.
  *
  * llama.cpp's log is silenced; its last error line is kept for messages. Not thread-safe: use
  * from one thread.
