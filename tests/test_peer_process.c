@@ -10,7 +10,6 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,10 +42,10 @@ static int skip_unless_installed(void) {
 }
 
 /* Children of this process (zombies included); the first one's pid into *first, whose command
- * line holds `want` (NULL: any). */
+ * line holds `want` (NULL: any). -1 when /proc cannot be read. */
 static int children_of_me(const char *want, pid_t *first) {
     DIR *d = opendir("/proc");
-    cr_assert_not_null(d);
+    if (!d) return -1;
     int n = 0;
     struct dirent *de;
     if (first) *first = 0;
@@ -111,11 +110,14 @@ static void proc_status_field(pid_t pid, const char *key, char *out, size_t size
     fclose(f);
 }
 
+/* one timeout for every test (Criterion 2.4.1's runner, with --jobs=2, leaked under ASan when
+ * tests of different timeouts overlapped) */
+TestSuite(peer_process, .timeout = 180);
+
 static const int32_t TOKENS[] = {2, 348, 411, 358, 508, 511, 453, 0, 242, 254, 486, 87, 1};
 #define N_TOKENS 13
 
-Test(peer_process, child_embeds_as_the_in_process_peer_pinned_and_stopped_between_passes,
-     .timeout = 120) {
+Test(peer_process, child_embeds_as_the_in_process_peer_pinned_and_stopped_between_passes) {
     if (skip_unless_installed()) return;
     qk_error err = {{0}};
     /* two threads (so ggml's threadpool has a worker), on two PUs when there are (two threads
@@ -182,7 +184,7 @@ Test(peer_process, child_embeds_as_the_in_process_peer_pinned_and_stopped_betwee
     cr_expect_eq(children_of_me(NULL, NULL), 0, "a child is left after close");
 }
 
-Test(peer_process, a_killed_child_fails_the_call_and_is_reaped, .timeout = 120) {
+Test(peer_process, a_killed_child_fails_the_call_and_is_reaped) {
     if (skip_unless_installed()) return;
     qk_error err = {{0}};
     const qk_peer_process_options o = {QK_QKBENCH_EXE, NULL, TINY, 1, 16, NULL, 0};
@@ -203,7 +205,7 @@ Test(peer_process, a_killed_child_fails_the_call_and_is_reaped, .timeout = 120) 
     cr_expect_eq(children_of_me(NULL, NULL), 0);
 }
 
-Test(peer_process, an_aborting_llama_cpp_gives_its_signal_and_last_words, .timeout = 120) {
+Test(peer_process, an_aborting_llama_cpp_gives_its_signal_and_last_words) {
     if (!qk_peer_llama_built()) {
         cr_skip_test("peer llama.cpp not built (headers missing: run scripts/install-peer.sh)");
         return;
@@ -250,7 +252,8 @@ static void remove_run_dir(void) {
     cr_expect_eq(system(cmd), 0);
 }
 
-static qk_run_status run_both_modes(json_t **doc, qk_error *err) {
+static qk_run_status run_both_modes(json_t **doc, void (*progress)(void *, const qk_run_progress *),
+                                    qk_error *err) {
     char ini[128], out[128], path[192];
     snprintf(ini, sizeof ini, "%s/pm.ini", run_dir);
     snprintf(out, sizeof out, "%s/out", run_dir);
@@ -263,8 +266,12 @@ static qk_run_status run_both_modes(json_t **doc, qk_error *err) {
             "= none\naccuracy = false\n",
             TINY);
     cr_assert_eq(fclose(f), 0);
-    qk_run_options o = {
-        .experiment_path = ini, .out_dir = out, .quick = 1, .force = 1, .self_exe = QK_QKBENCH_EXE};
+    qk_run_options o = {.experiment_path = ini,
+                        .out_dir = out,
+                        .quick = 1,
+                        .force = 1,
+                        .self_exe = QK_QKBENCH_EXE,
+                        .obs = {.progress = progress}};
     qk_run_outcome res;
     const qk_run_status st = qk_run_experiment(&o, &res, err);
     qk_run_outcome_free(&res);
@@ -286,12 +293,11 @@ static json_t *find_record(json_t *doc, const char *name, const char *aggregate)
     return NULL;
 }
 
-Test(peer_process, a_run_records_both_peer_modes, .init = make_run_dir, .fini = remove_run_dir,
-     .timeout = 180) {
+Test(peer_process, a_run_records_both_peer_modes, .init = make_run_dir, .fini = remove_run_dir) {
     if (skip_unless_installed()) return;
     qk_error err = {{0}};
     json_t *doc;
-    const qk_run_status st = run_both_modes(&doc, &err);
+    const qk_run_status st = run_both_modes(&doc, NULL, &err);
     cr_assert_eq(st, QK_RUN_COMPLETE, "status %d: %s", st, err.msg);
     static const char *const names[2] = {"forward/llama.cpp/peer/t:1/seq:4/bind:compact",
                                          "forward/llama.cpp/peer-process/t:1/seq:4/bind:compact"};
@@ -341,41 +347,34 @@ Test(peer_process, a_run_records_both_peer_modes, .init = make_run_dir, .fini = 
     cr_expect_eq(children_of_me(NULL, NULL), 0, "a child is left after the run");
 }
 
-/* Kills (SIGABRT) the first peer-child of this process it sees. */
-static volatile int killer_done;
-static void *killer(void *arg) {
-    (void)arg;
-    for (int i = 0; i < 60000 && !killer_done; i++) {
-        pid_t pid;
-        if (children_of_me("peer-child", &pid) > 0 && pid > 0) {
-            kill(pid, SIGABRT);
-            return (void *)1;
-        }
-        usleep(500);
-    }
-    return NULL;
+/* The run's progress observer, called before each repetition (in the run's thread): before the
+ * own-process peer's first repetition its child (held stopped after the warm-up) gets SIGABRT,
+ * which kills it as soon as it is let run. */
+static int killed_pid;
+static void kill_the_child(void *ctx, const qk_run_progress *p) {
+    (void)ctx;
+    if (killed_pid || p->group_done || !p->name || !strstr(p->name, "/peer-process/")) return;
+    pid_t pid;
+    if (children_of_me("peer-child", &pid) > 0 && pid > 0 && kill(pid, SIGABRT) == 0)
+        killed_pid = pid;
 }
 
 Test(peer_process, a_child_killed_in_a_run_fails_its_configuration_only, .init = make_run_dir,
-     .fini = remove_run_dir, .timeout = 180) {
+     .fini = remove_run_dir) {
     if (skip_unless_installed()) return;
-    pthread_t t;
-    killer_done = 0;
-    cr_assert_eq(pthread_create(&t, NULL, killer, NULL), 0);
+    killed_pid = 0;
     qk_error err = {{0}};
     json_t *doc;
-    const qk_run_status st = run_both_modes(&doc, &err);
-    killer_done = 1;
-    void *killed;
-    pthread_join(t, &killed);
-    cr_assert(killed, "no peer-child was seen");
+    const qk_run_status st = run_both_modes(&doc, kill_the_child, &err);
+    cr_assert_gt(killed_pid, 0, "no peer-child was seen");
     cr_assert_eq(st, QK_RUN_COMPLETE, "status %d: %s", st, err.msg);
     json_t *b = find_record(doc, "forward/llama.cpp/peer-process/t:1/seq:4/bind:compact", NULL);
     cr_assert_not_null(b);
     const char *msg = json_string_value(json_object_get(b, "error_message"));
     cr_expect(json_is_true(json_object_get(b, "failed")));
-    cr_expect(msg && strstr(msg, "failed: ") && strstr(msg, "peer child killed by SIGABRT"), "%s",
-              msg ? msg : "no message");
+    cr_expect(msg && strstr(msg, "failed: ") &&
+                  strstr(msg, "peer child killed by SIGABRT (signal 6) during a pass"),
+              "%s", msg ? msg : "no message");
     cr_expect_not_null(find_record(doc, "forward/llama.cpp/peer/t:1/seq:4/bind:compact", "median"),
                        "the in-process peer was not measured");
     cr_expect_not_null(

@@ -1,6 +1,6 @@
 /* qkbench peer-child (internal): the llama.cpp peer's own process, started by `qkbench run` for a
  * configuration with peer_mode = process (harness/peers/llama_process.h). It serves on fd 3, the
- * socket its parent gave it; run by hand it says so and exits 2. */
+ * socket its parent gave it; run by hand it says so and exits 1. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

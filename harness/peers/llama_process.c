@@ -39,7 +39,7 @@ struct qk_peer_process {
     FILE *errf;
     int dim, max_tokens, stopped;
     json_t *info;
-    char dead[400]; /* why every call fails now ("" while it lives) */
+    char dead[640]; /* why every call fails now ("" while it lives) */
 };
 
 /* ---------------------------------------------------------------- both ends */
@@ -258,8 +258,8 @@ static void note_death(qk_peer_process *p, const char *during) {
     } else {
         snprintf(how, sizeof how, "gone");
     }
-    snprintf(p->dead, sizeof p->dead, "peer child %s %s%s%s", how, during, said[0] ? ": " : "",
-             said);
+    snprintf(p->dead, sizeof p->dead, "peer child %.120s %.80s%s%.300s", how, during,
+             said[0] ? ": " : "", said);
 }
 
 static void child_stop(qk_peer_process *p) {
@@ -355,6 +355,8 @@ int qk_peer_process_start(qk_peer_process **out, const qk_peer_process_options *
             dup2(sv[1], QK_PEER_PROCESS_FD);
         if (p->errf) dup2(fileno(p->errf), 2), dup2(fileno(p->errf), 1);
         if (devnull >= 0) dup2(devnull, 0);
+        /* nothing else of ours (results files, a test runner's pipes) stays open in the child */
+        close_range(QK_PEER_PROCESS_FD + 1, ~0u, 0);
         signal(SIGINT, SIG_IGN); /* a Ctrl-C is the run's to handle: it then closes us */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent) _exit(126); /* the parent died before the line above */
