@@ -228,6 +228,23 @@ static void reap(qk_peer_process *p, int block) {
     if (r == p->pid || (r < 0 && errno == ECHILD)) p->pid = 0;
 }
 
+/* p->dead from how the child ended (have: st is its wait status) and its last words. */
+static void set_dead(qk_peer_process *p, int have, int st, const char *during) {
+    char said[320];
+    last_words(p->errf, said, sizeof said);
+    char how[120];
+    if (have && WIFSIGNALED(st)) {
+        const char *abbr = sigabbrev_np(WTERMSIG(st));
+        snprintf(how, sizeof how, "killed by SIG%s (signal %d)", abbr ? abbr : "?", WTERMSIG(st));
+    } else if (have && WIFEXITED(st)) {
+        snprintf(how, sizeof how, "exited with status %d", WEXITSTATUS(st));
+    } else {
+        snprintf(how, sizeof how, "gone");
+    }
+    snprintf(p->dead, sizeof p->dead, "peer child %.120s %.80s%s%.300s", how, during,
+             said[0] ? ": " : "", said);
+}
+
 /* How the child ended (waits for it: call when its socket said EOF or broke), into p->dead. */
 static void note_death(qk_peer_process *p, const char *during) {
     int st = 0;
@@ -247,19 +264,7 @@ static void note_death(qk_peer_process *p, const char *during) {
         }
         p->pid = 0;
     }
-    char said[320];
-    last_words(p->errf, said, sizeof said);
-    char how[120];
-    if (r > 0 && WIFSIGNALED(st)) {
-        const char *abbr = sigabbrev_np(WTERMSIG(st));
-        snprintf(how, sizeof how, "killed by SIG%s (signal %d)", abbr ? abbr : "?", WTERMSIG(st));
-    } else if (r > 0 && WIFEXITED(st)) {
-        snprintf(how, sizeof how, "exited with status %d", WEXITSTATUS(st));
-    } else {
-        snprintf(how, sizeof how, "gone");
-    }
-    snprintf(p->dead, sizeof p->dead, "peer child %.120s %.80s%s%.300s", how, during,
-             said[0] ? ": " : "", said);
+    set_dead(p, r > 0, st, during);
 }
 
 static void child_stop(qk_peer_process *p) {
@@ -274,15 +279,7 @@ static void child_stop(qk_peer_process *p) {
         p->stopped = 1;
     } else if (r == p->pid) { /* it ended instead: the next call says how */
         p->pid = 0;
-        char said[320];
-        last_words(p->errf, said, sizeof said);
-        const char *abbr = WIFSIGNALED(st) ? sigabbrev_np(WTERMSIG(st)) : NULL;
-        if (WIFSIGNALED(st))
-            snprintf(p->dead, sizeof p->dead, "peer child killed by SIG%s (signal %d)%s%s",
-                     abbr ? abbr : "?", WTERMSIG(st), said[0] ? ": " : "", said);
-        else
-            snprintf(p->dead, sizeof p->dead, "peer child exited with status %d%s%s",
-                     WIFEXITED(st) ? WEXITSTATUS(st) : -1, said[0] ? ": " : "", said);
+        set_dead(p, 1, st, "between passes");
     }
 }
 
