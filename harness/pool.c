@@ -267,6 +267,18 @@ void qk_pool_destroy(qk_pool *p) {
     free(p);
 }
 
+int qk_pool_park(qk_pool *p) {
+    if (!p || p->n_threads == 1) return 0;
+    const long long deadline = now_ns() + 100000000LL;
+    /* a worker counts itself a sleeper just before futex_wait, with no spinning in between */
+    while (atomic_load_explicit(&p->epoch_sleepers, memory_order_acquire) <
+           (uint32_t)(p->n_threads - 1)) {
+        if (now_ns() > deadline) return -1;
+        nanosleep(&(struct timespec){0, 20000}, NULL);
+    }
+    return 0;
+}
+
 int qk_pool_size(const qk_pool *pool) {
     return pool ? pool->n_threads : 1;
 }

@@ -46,6 +46,12 @@ void qk_pool_parallel_for(void *pool, int n, int grain, qk_range_fn body, void *
  * counters), and returns when all are done. Not from inside a body. */
 void qk_pool_run_on_each(qk_pool *pool, void (*fn)(void *arg, int worker), void *arg);
 
+/* Returns once every worker is asleep on its futex (none spins: after a loop they spin for up to
+ * QK_POOL_SPIN_NS first), waiting by sleeping, not spinning; for something else to be measured
+ * on the same PUs (the llama.cpp peer's own process). 0, or -1 when some worker was still awake
+ * after 100 ms (a loaded machine: it is then off-CPU or about to sleep). NULL is fine. */
+int qk_pool_park(qk_pool *pool);
+
 /* The binding worker i really obtained: its cpuset in list syntax ("0", "0-1"); "" if i is invalid.
  */
 const char *qk_pool_binding(const qk_pool *pool, int i);

@@ -11,6 +11,7 @@
 #include "harness/experiment.h"
 #include "harness/measure.h"
 #include "harness/peers/llama.h"
+#include "harness/peers/llama_process.h"
 #include "harness/pool.h"
 #include "harness/profile.h"
 #include "harness/refdata.h"
@@ -45,9 +46,11 @@ typedef struct {
     double macs, weight_bytes; /* per pass, kept for the table after the model is released */
     int probed;                /* footprint measured (forward runs, accuracy on) */
     qk_footprint footprint;
-    /* the llama.cpp peer (cfg.peer) */
+    /* the llama.cpp peer (cfg.peer): in this process, or (peer_mode process) in a child */
     qk_peer_llama *peer;
-    double decode_s;      /* the last pass's llama_decode call alone */
+    qk_peer_process *peer_proc;
+    qk_peer_process_times peer_times; /* the child's figures for its last pass */
+    double decode_s;                  /* the last pass's llama_decode call alone */
     double *decode;       /* [reps] of those (the timed region also fills the batch, fetches and
                              normalises the embedding, as ours does) */
     json_t *peer_info;    /* library, version, binding (kept after release) */
@@ -124,6 +127,11 @@ int qk_run_probe_forward(run_ctx *rc, run_entry *all, int n, int n_vocab, json_t
  */
 int qk_run_peer_trial(run_ctx *rc, int threads, int max_seq, int n_vocab, char *why, size_t size);
 int qk_run_setup_peer(run_ctx *rc, run_entry *e, qk_error *err);
+/* The dimension of the peer's embedding (0: not open). */
+int qk_run_peer_dim(const run_entry *e);
+/* One pass of the peer: in-process, or in its child (our pool parked first, so none of its threads
+ * spins while the child measures; e->peer_times then holds the child's times). */
+int qk_run_peer_embed(run_ctx *rc, run_entry *e, qk_error *err);
 /* After a group with the peer was measured: its accuracy and its paired ratio against the group's
  * fastest int8 kernel. */
 void qk_run_peer_after_group(run_ctx *rc, qk_results *res, run_entry *g, int n);

@@ -68,7 +68,7 @@ int qk_run_peer_trial(run_ctx *rc, int threads, int max_seq, int n_vocab, char *
         qk_peer_llama *p = NULL;
         qk_error e = {{0}};
         int r = qk_peer_llama_open(&p, rc->exp->peer_library, rc->model_path, threads, max_seq,
-                                   NULL, 0, &e);
+                                   NULL, 0, QK_PEER_LLAMA_OUR_THREADPOOL, &e);
         float *emb = r == 0 ? malloc((size_t)qk_peer_llama_dim(p) * sizeof *emb) : NULL;
         if (r == 0 && !emb) r = qk_fail(&e, "out of memory");
         if (r == 0) r = qk_peer_llama_embed(p, tokens, max_seq, emb, NULL, &e);
@@ -105,20 +105,53 @@ int qk_run_peer_trial(run_ctx *rc, int threads, int max_seq, int n_vocab, char *
 int qk_run_setup_peer(run_ctx *rc, run_entry *e, qk_error *err) {
     int cpus[256];
     const int n_cpus = pool_cpus(rc, rc->cur_pool, e->cfg.binding, cpus, 256);
-    int prc = qk_peer_llama_open(&e->peer, rc->exp->peer_library, rc->model_path, e->cfg.threads,
-                                 e->cfg.seq_len, n_cpus ? cpus : NULL, n_cpus, err);
-    if (prc) return -1;
     json_decref(e->peer_info);
-    e->peer_info = qk_peer_llama_info(e->peer);
-    e->embedding = calloc((size_t)qk_peer_llama_dim(e->peer), sizeof(float));
+    e->peer_info = NULL;
+    if (e->cfg.peer_mode == QK_PEER_PROCESS) {
+        /* its own process on the same PUs, at llama.cpp's defaults */
+        const qk_peer_process_options o = {rc->self_exe,   rc->exp->peer_library, rc->model_path,
+                                           e->cfg.threads, e->cfg.seq_len,        cpus,
+                                           n_cpus};
+        if (qk_peer_process_start(&e->peer_proc, &o, err)) return -1;
+        e->peer_info = json_deep_copy(qk_peer_process_info(e->peer_proc));
+        json_object_del(e->peer_info, "pid"); /* of no use in a results file */
+        json_object_set_new(e->peer_info, "mode", json_string("process"));
+    } else {
+        if (qk_peer_llama_open(&e->peer, rc->exp->peer_library, rc->model_path, e->cfg.threads,
+                               e->cfg.seq_len, n_cpus ? cpus : NULL, n_cpus,
+                               QK_PEER_LLAMA_OUR_THREADPOOL, err))
+            return -1;
+        e->peer_info = qk_peer_llama_info(e->peer);
+        json_object_set_new(e->peer_info, "mode", json_string("in-process"));
+    }
+    e->embedding = calloc((size_t)qk_run_peer_dim(e), sizeof(float));
     if (!e->embedding) return qk_fail(err, "out of memory");
+    return 0;
+}
+
+int qk_run_peer_dim(const run_entry *e) {
+    return e->peer_proc ? qk_peer_process_dim(e->peer_proc) : qk_peer_llama_dim(e->peer);
+}
+
+int qk_run_peer_embed(run_ctx *rc, run_entry *e, qk_error *err) {
+    if (!e->peer_proc)
+        return qk_peer_llama_embed(e->peer, rc->tokens, e->cfg.seq_len, e->embedding, &e->decode_s,
+                                   err);
+    /* our main thread then blocks on the child's socket; the workers must be asleep too (they
+     * spin for up to QK_POOL_SPIN_NS after our last loop). A pool still awake after the wait (a
+     * loaded machine) is measured alongside: nothing better can be done from here. */
+    qk_pool_park(rc->cur_pool);
+    if (qk_peer_process_embed(e->peer_proc, rc->tokens, e->cfg.seq_len, e->embedding,
+                              &e->peer_times, err))
+        return -1;
+    e->decode_s = e->peer_times.decode_s;
     return 0;
 }
 
 void qk_run_peer_after_group(run_ctx *rc, qk_results *res, run_entry *g, int n) {
     for (int i = 0; i < n; i++) {
         run_entry *p = &g[i];
-        if (!p->cfg.peer || p->skipped || !p->peer) continue;
+        if (!p->cfg.peer || p->skipped || (!p->peer && !p->peer_proc)) continue;
         p->peer_cos_fp32 = p->peer_cos_best = NAN;
         const run_entry *best = NULL;
         for (int k = 0; k < n; k++) {
@@ -128,7 +161,7 @@ void qk_run_peer_after_group(run_ctx *rc, qk_results *res, run_entry *g, int n) 
             if (e->cfg.path == QK_PATH_INT8 && (!best || e->stats.median < best->stats.median))
                 best = e;
         }
-        const int dim = qk_peer_llama_dim(p->peer), seq = p->cfg.seq_len;
+        const int dim = qk_run_peer_dim(p), seq = p->cfg.seq_len;
         if (best && qk_gemma_out_dim(best->model) == dim) {
             p->peer_cos_best = qk_cosine(p->embedding, best->embedding, dim);
             snprintf(p->peer_best, sizeof p->peer_best, "%s", best->cfg.name);

@@ -19,7 +19,12 @@ static json_t *entry_json(const run_ctx *rc, const run_entry *e) {
                   : c->path == QK_PATH_FP32 ? "fp32"
                                             : "int8",
                   "group", c->group);
-    if (c->peer) json_object_del(j, "act_scale");
+    if (c->peer) {
+        json_object_del(j, "act_scale");
+        json_object_set_new(
+            j, "peer_mode",
+            json_string(c->peer_mode == QK_PEER_PROCESS ? "process" : "in-process"));
+    }
     /* more threads than PUs to run them: the times are of threads taking turns, not of a machine
      * this wide */
     json_object_set_new(j, "oversubscribed", json_boolean(e->oversubscribed));
@@ -74,7 +79,7 @@ void qk_run_add_entry_results(run_ctx *rc, qk_results *res, run_entry *e, int re
         }
         json_object_set_new(x, "peer_accuracy", acc);
         json_t *emb = json_array();
-        for (int i = 0; i < qk_peer_llama_dim(e->peer) && i < 8; i++)
+        for (int i = 0; i < qk_run_peer_dim(e) && i < 8; i++)
             json_array_append_new(emb, json_real(e->embedding[i]));
         json_object_set_new(x, "embedding_head", emb);
         qk_results_add_aggregates(res, e->cfg.name, &e->stats, x);

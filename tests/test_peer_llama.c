@@ -43,7 +43,8 @@ static int skip_unless_installed(void) {
 Test(peer_llama, missing_library_is_reported_with_path_and_remedy) {
     qk_peer_llama *p = (qk_peer_llama *)1;
     qk_error err = {{0}};
-    const int rc = qk_peer_llama_open(&p, "/nonexistent/libllama.so", TINY, 1, 8, NULL, 0, &err);
+    const int rc = qk_peer_llama_open(&p, "/nonexistent/libllama.so", TINY, 1, 8, NULL, 0,
+                                      QK_PEER_LLAMA_OUR_THREADPOOL, &err);
     cr_assert_eq(rc, 1, "rc %d: %s", rc, err.msg);
     cr_assert_null(p);
     cr_assert(strstr(err.msg, "install-peer.sh"), "%s", err.msg);
@@ -75,7 +76,9 @@ Test(peer_llama, matches_our_fp32_path_on_tiny_model) {
     const int dim = qk_gemma_out_dim(m);
     qk_peer_llama *p;
     const int cpus[] = {0};
-    cr_assert_eq(qk_peer_llama_open(&p, NULL, TINY, 1, 16, cpus, 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(
+        qk_peer_llama_open(&p, NULL, TINY, 1, 16, cpus, 1, QK_PEER_LLAMA_OUR_THREADPOOL, &err), 0,
+        "%s", err.msg);
     cr_assert_eq(qk_peer_llama_dim(p), dim);
     cr_assert(qk_peer_llama_pinned(p), "%s", qk_peer_llama_binding(p));
     cr_assert(strstr(qk_peer_llama_binding(p), "cpumask 0"), "%s", qk_peer_llama_binding(p));
@@ -140,7 +143,9 @@ Test(peer_llama, threadpool_pinned_and_caller_binding_kept) {
     qk_peer_llama *p;
     qk_error err;
     const int cpus[] = {pu};
-    cr_assert_eq(qk_peer_llama_open(&p, NULL, TINY, 2, 8, cpus, 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(
+        qk_peer_llama_open(&p, NULL, TINY, 2, 8, cpus, 1, QK_PEER_LLAMA_OUR_THREADPOOL, &err), 0,
+        "%s", err.msg);
     const int32_t toks[] = {2, 92, 349, 1};
     float out[64];
     cr_assert_eq(qk_peer_llama_embed(p, toks, 4, out, NULL, &err), 0, "%s", err.msg);
@@ -153,7 +158,9 @@ Test(peer_llama, threadpool_pinned_and_caller_binding_kept) {
     qk_peer_llama_close(p);
 
     /* no PUs given: not pinned, and the record says so */
-    cr_assert_eq(qk_peer_llama_open(&p, NULL, TINY, 1, 8, NULL, 0, &err), 0, "%s", err.msg);
+    cr_assert_eq(
+        qk_peer_llama_open(&p, NULL, TINY, 1, 8, NULL, 0, QK_PEER_LLAMA_OUR_THREADPOOL, &err), 0,
+        "%s", err.msg);
     cr_expect(!qk_peer_llama_pinned(p));
     cr_expect(!strncmp(qk_peer_llama_binding(p), "not pinned", 10), "%s", qk_peer_llama_binding(p));
     qk_peer_llama_close(p);

@@ -1,8 +1,14 @@
 /* The worker pool: parallel_for covers [0, n) exactly once for 1..8 threads, static or chunked
  * (chunks aligned to the grain and no longer), run_on_each reaches
- * every worker, back-to-back loops do not deadlock, and compact binding gives distinct PUs. */
+ * every worker, back-to-back loops do not deadlock, compact binding gives distinct PUs, and a
+ * parked pool's workers all sleep (none spins) until the next loop, which still reaches them. */
+#define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -159,6 +165,63 @@ Test(pool, sleeping_workers_wake_up) {
         atomic_init(&total, 0);
         qk_pool_parallel_for(pool, 100, 0, count_body, &total);
         cr_assert_eq(atomic_load(&total), 100);
+    }
+    qk_pool_destroy(pool);
+}
+
+/* The thread ids of this process, up to max. */
+static int task_ids(long *ids, int max) {
+    DIR *d = opendir("/proc/self/task");
+    cr_assert_not_null(d);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) && n < max)
+        if (de->d_name[0] != '.') ids[n++] = atol(de->d_name);
+    closedir(d);
+    return n;
+}
+
+/* A thread's scheduler state ('R', 'S', ...; '?' when gone). */
+static char task_state(long tid) {
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%ld/stat", tid);
+    FILE *f = fopen(path, "r");
+    if (!f) return '?';
+    const size_t got = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[got] = 0;
+    const char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' ? p[2] : '?';
+}
+
+Test(pool, parked_workers_sleep_and_wake_for_the_next_loop) {
+    long before[64], after[64], worker = 0;
+    const int nb = task_ids(before, 64);
+    qk_error err = {{0}};
+    qk_pool *pool = qk_pool_create(2, topo, QK_BIND_COMPACT, &err);
+    cr_assert_not_null(pool, "%s", err.msg);
+    const int na = task_ids(after, 64);
+    for (int i = 0; i < na; i++) { /* the pool's one worker: the thread that is new */
+        int old = 0;
+        for (int j = 0; j < nb; j++) old |= after[i] == before[j];
+        if (!old) worker = after[i];
+    }
+    cr_assert_gt(worker, 0, "no new thread after qk_pool_create");
+    cr_expect_eq(qk_pool_park(NULL), 0);
+    for (int k = 0; k < 3; k++) {
+        atomic_long total;
+        atomic_init(&total, 0);
+        qk_pool_parallel_for(pool, 100, 0, count_body, &total); /* the worker spins after it */
+        cr_assert_eq(atomic_load(&total), 100);
+        cr_assert_eq(qk_pool_park(pool), 0);
+        /* counted as a sleeper, it is in futex_wait or on its way into it without spinning: it
+         * is seen asleep ('S') soon (no time limit is asserted, only the state reached) */
+        char st = task_state(worker);
+        for (int tries = 0; tries < 100000 && st != 'S'; tries++) {
+            sched_yield();
+            st = task_state(worker);
+        }
+        cr_expect_eq(st, 'S', "the worker is in state %c after park", st);
     }
     qk_pool_destroy(pool);
 }

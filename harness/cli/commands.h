@@ -16,5 +16,6 @@ int qk_cmd_run(int argc, char **argv);
 int qk_cmd_report(int argc, char **argv);
 int qk_cmd_compare(int argc, char **argv);
 int qk_cmd_fleet(int argc, char **argv);
+int qk_cmd_peer_child(int argc, char **argv); /* internal: not listed by --help */
 
 #endif

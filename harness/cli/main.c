@@ -74,6 +74,8 @@ int main(int argc, char **argv) {
             const int bad = check_qk_isa();
             return bad ? bad : commands[i].run(argc - 1, argv + 1);
         }
+    /* internal: the llama.cpp peer's own process, started by `run` (not listed by --help) */
+    if (strcmp(argv[1], "peer-child") == 0) return qk_cmd_peer_child(argc - 1, argv + 1);
     fprintf(stderr, "qkbench: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;

@@ -41,8 +41,10 @@ int qk_peer_llama_built(void) {
 }
 
 int qk_peer_llama_open(qk_peer_llama **out, const char *library, const char *model_path,
-                       int n_threads, int max_tokens, const int *cpus, int n_cpus, qk_error *err) {
+                       int n_threads, int max_tokens, const int *cpus, int n_cpus,
+                       qk_peer_llama_threads threads, qk_error *err) {
     (void)library, (void)model_path, (void)n_threads, (void)max_tokens, (void)cpus, (void)n_cpus;
+    (void)threads;
     *out = NULL;
     qk_fail(err, "peer llama.cpp: not built (headers missing: run scripts/install-peer.sh, then "
                  "rebuild)");
@@ -64,6 +66,10 @@ const char *qk_peer_llama_binding(const qk_peer_llama *p) {
     return "not built";
 }
 int qk_peer_llama_pinned(const qk_peer_llama *p) {
+    (void)p;
+    return 0;
+}
+int qk_peer_llama_poll(const qk_peer_llama *p) {
     (void)p;
     return 0;
 }
@@ -226,6 +232,7 @@ struct qk_peer_llama {
     struct ggml_threadpool *tp;
     struct llama_batch batch;
     int n_threads, max_tokens, dim, pinned;
+    int default_threadpool, poll; /* llama.cpp's own threadpool per decode, and its polling */
     int have_main_set;
     cpu_set_t main_set; /* where ggml puts the calling thread (its worker 0) while it computes */
     char binding[256];
@@ -262,8 +269,78 @@ static int cmp_int(const void *a, const void *b) {
     return *(const int *)a - *(const int *)b;
 }
 
+/* llama.cpp's defaults: no threadpool attached, so ggml makes one per decode with
+ * ggml_threadpool_params_default (its polling, no cpumask: the threads inherit the process's
+ * affinity, which the binding reports). */
+static void describe_default_threadpool(qk_peer_llama *p) {
+    p->default_threadpool = 1;
+    p->poll = (int)L.ggml_threadpool_params_default(p->n_threads).poll;
+    cpu_set_t set;
+    int ids[CPU_SETSIZE], n = 0;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        for (int i = 0; i < CPU_SETSIZE; i++)
+            if (CPU_ISSET(i, &set)) ids[n++] = i;
+    char list[200] = "unknown";
+    if (n) cpu_list(ids, n, list, sizeof list);
+    snprintf(p->binding, sizeof p->binding, "affinity %s, llama.cpp default threadpool, poll %d",
+             list, p->poll);
+}
+
+/* Our own threadpool: pinned to the PUs our pool uses, no polling. On failure p is closed. */
+static int attach_our_threadpool(qk_peer_llama *p, const int *cpus, int n_cpus, qk_error *err) {
+    p->poll = PEER_POLL;
+    cpu_set_t saved;
+    const int have_saved = pthread_getaffinity_np(pthread_self(), sizeof saved, &saved) == 0;
+    if (!L.threadpool_new || !L.threadpool_free) {
+        snprintf(p->binding, sizeof p->binding,
+                 "not pinned (the CPU backend does not export ggml_threadpool_new)");
+    } else {
+        struct ggml_threadpool_params tpp = L.ggml_threadpool_params_default(p->n_threads);
+        tpp.poll = PEER_POLL;
+        tpp.strict_cpu = true; /* one PU per thread, as our pool does */
+        memset(tpp.cpumask, 0, sizeof tpp.cpumask);
+        int sorted[GGML_MAX_N_THREADS], n_sorted = 0, ok = n_cpus > 0 && cpus;
+        for (int i = 0; ok && i < n_cpus; i++) {
+            if (cpus[i] < 0 || cpus[i] >= GGML_MAX_N_THREADS)
+                ok = 0;
+            else if (!tpp.cpumask[cpus[i]])
+                tpp.cpumask[cpus[i]] = true, sorted[n_sorted++] = cpus[i];
+        }
+        if (!ok) memset(tpp.cpumask, 0, sizeof tpp.cpumask);
+        p->tp = L.threadpool_new(&tpp);
+        /* ggml placed its workers 1..n-1 on the mask's PUs in ascending order and the caller (its
+         * worker 0) on the next one: keep that PU for the decode calls, give the caller back its
+         * own binding in between (our pool's worker 0 is this thread) */
+        p->have_main_set =
+            ok && p->tp &&
+            pthread_getaffinity_np(pthread_self(), sizeof p->main_set, &p->main_set) == 0;
+        if (have_saved) restore_affinity(&saved);
+        if (!p->tp) {
+            fail_llama(err, "cannot create a threadpool");
+            qk_peer_llama_close(p);
+            return -1;
+        }
+        L.llama_attach_threadpool(p->ctx, p->tp, p->tp);
+        if (have_saved) restore_affinity(&saved);
+        if (ok) {
+            qsort(sorted, (size_t)n_sorted, sizeof *sorted, cmp_int);
+            char list[200];
+            cpu_list(sorted, n_sorted, list, sizeof list);
+            snprintf(p->binding, sizeof p->binding, "cpumask %s (strict: a PU per thread), poll %d",
+                     list, PEER_POLL);
+            p->pinned = 1;
+        } else {
+            snprintf(p->binding, sizeof p->binding, "not pinned (%s), poll %d",
+                     n_cpus > 0 ? "a PU index beyond ggml's cpumask" : "no binding asked",
+                     PEER_POLL);
+        }
+    }
+    return 0;
+}
+
 int qk_peer_llama_open(qk_peer_llama **out, const char *library, const char *model_path,
-                       int n_threads, int max_tokens, const int *cpus, int n_cpus, qk_error *err) {
+                       int n_threads, int max_tokens, const int *cpus, int n_cpus,
+                       qk_peer_llama_threads threads, qk_error *err) {
     *out = NULL;
     char path[4096];
     qk_peer_llama_library_path(library, path, sizeof path);
@@ -296,52 +373,10 @@ int qk_peer_llama_open(qk_peer_llama **out, const char *library, const char *mod
         return fail_llama(err, "cannot create a context");
     }
     p->dim = L.llama_model_n_embd_out(p->model);
-    /* our own threadpool: pinned to the PUs our pool uses, no polling */
-    cpu_set_t saved;
-    const int have_saved = pthread_getaffinity_np(pthread_self(), sizeof saved, &saved) == 0;
-    if (!L.threadpool_new || !L.threadpool_free) {
-        snprintf(p->binding, sizeof p->binding,
-                 "not pinned (the CPU backend does not export ggml_threadpool_new)");
-    } else {
-        struct ggml_threadpool_params tpp = L.ggml_threadpool_params_default(n_threads);
-        tpp.poll = PEER_POLL;
-        tpp.strict_cpu = true; /* one PU per thread, as our pool does */
-        memset(tpp.cpumask, 0, sizeof tpp.cpumask);
-        int sorted[GGML_MAX_N_THREADS], n_sorted = 0, ok = n_cpus > 0 && cpus;
-        for (int i = 0; ok && i < n_cpus; i++) {
-            if (cpus[i] < 0 || cpus[i] >= GGML_MAX_N_THREADS)
-                ok = 0;
-            else if (!tpp.cpumask[cpus[i]])
-                tpp.cpumask[cpus[i]] = true, sorted[n_sorted++] = cpus[i];
-        }
-        if (!ok) memset(tpp.cpumask, 0, sizeof tpp.cpumask);
-        p->tp = L.threadpool_new(&tpp);
-        /* ggml placed its workers 1..n-1 on the mask's PUs in ascending order and the caller (its
-         * worker 0) on the next one: keep that PU for the decode calls, give the caller back its
-         * own binding in between (our pool's worker 0 is this thread) */
-        p->have_main_set =
-            ok && p->tp &&
-            pthread_getaffinity_np(pthread_self(), sizeof p->main_set, &p->main_set) == 0;
-        if (have_saved) restore_affinity(&saved);
-        if (!p->tp) {
-            qk_peer_llama_close(p);
-            return fail_llama(err, "cannot create a threadpool");
-        }
-        L.llama_attach_threadpool(p->ctx, p->tp, p->tp);
-        if (have_saved) restore_affinity(&saved);
-        if (ok) {
-            qsort(sorted, (size_t)n_sorted, sizeof *sorted, cmp_int);
-            char list[200];
-            cpu_list(sorted, n_sorted, list, sizeof list);
-            snprintf(p->binding, sizeof p->binding, "cpumask %s (strict: a PU per thread), poll %d",
-                     list, PEER_POLL);
-            p->pinned = 1;
-        } else {
-            snprintf(p->binding, sizeof p->binding, "not pinned (%s), poll %d",
-                     n_cpus > 0 ? "a PU index beyond ggml's cpumask" : "no binding asked",
-                     PEER_POLL);
-        }
-    }
+    if (threads == QK_PEER_LLAMA_DEFAULT_THREADPOOL)
+        describe_default_threadpool(p);
+    else if (attach_our_threadpool(p, cpus, n_cpus, err))
+        return -1;
     p->batch = L.llama_batch_init(max_tokens, 0, 1);
     if (!p->batch.token) {
         qk_peer_llama_close(p);
@@ -400,14 +435,18 @@ const char *qk_peer_llama_binding(const qk_peer_llama *p) {
 int qk_peer_llama_pinned(const qk_peer_llama *p) {
     return p ? p->pinned : 0;
 }
+int qk_peer_llama_poll(const qk_peer_llama *p) {
+    return p ? p->poll : 0;
+}
 
 json_t *qk_peer_llama_info(const qk_peer_llama *p) {
     const char *base = strrchr(L.path, '/');
-    return json_pack("{s:b, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:b, s:i}", "built", 1, "library",
-                     L.path, "library_file", base ? base + 1 : L.path, "package", L.package,
-                     "llama_cpp_commit", QK_LLAMA_COMMIT, "system_info", L.system_info, "threads",
-                     p ? p->n_threads : 0, "binding", p ? p->binding : "", "pinned",
-                     p ? p->pinned : 0, "poll", PEER_POLL);
+    return json_pack("{s:b, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:b, s:i, s:s}", "built", 1,
+                     "library", L.path, "library_file", base ? base + 1 : L.path, "package",
+                     L.package, "llama_cpp_commit", QK_LLAMA_COMMIT, "system_info", L.system_info,
+                     "threads", p ? p->n_threads : 0, "binding", p ? p->binding : "", "pinned",
+                     p ? p->pinned : 0, "poll", p ? p->poll : PEER_POLL, "threadpool",
+                     p && p->default_threadpool ? "llama.cpp default" : "ours");
 }
 
 void qk_peer_llama_close(qk_peer_llama *p) {
