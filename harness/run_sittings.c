@@ -303,7 +303,22 @@ qk_run_status qk_run_sittings(const qk_sittings_options *o, qk_sittings_outcome 
         status = QK_RUN_BAD_INPUT;
         goto out;
     }
-    /* the sittings' own files are refused as the merged ones are, before anything runs */
+    /* the merged files first (qk_results_run_begin checks them again), then the sittings' own,
+     * before anything runs */
+    for (int x = 0; x < 4 && !ro->force; x++) {
+        static const char *const ext[4] = {"json", "csv", "partial.json", "partial.csv"};
+        char p[4300];
+        snprintf(p, sizeof p, "%s/%s.%s", dir, base, ext[x]);
+        if (qk_refuse_existing(p, err)) {
+            if (x >= 2)
+                qk_fail(err,
+                        "%s already exists (the results of a run that did not finish): pass "
+                        "--force to replace it, or move it away",
+                        p);
+            status = QK_RUN_BAD_INPUT;
+            goto out;
+        }
+    }
     for (int j = 0; j < r.count && !ro->force; j++) {
         static const char *const ext[4] = {"json", "csv", "partial.json", "partial.csv"};
         for (int x = 0; x < 4; x++) {
@@ -364,6 +379,7 @@ qk_run_status qk_run_sittings(const qk_sittings_options *o, qk_sittings_outcome 
             json_decref(doc); /* its files stay in the folder; they are not merged */
             break;
         }
+        if (!doc) break; /* stopped before it wrote anything */
         any_failed |= code == 1;
         snprintf(labels[j], sizeof labels[j], "sitting-%d", j + 1);
         docs[n_docs] = doc;
