@@ -223,7 +223,7 @@ static int wait_spacing(sit_run *r, int j, double until) {
         qk_sittings_progress p = {j,
                                   r->count,
                                   now - r->started,
-                                  eta(r, j - 1, until - r->spacing_s, 1, now) + (until - now),
+                                  eta(r, j - 1, until - r->spacing_s, 1, now),
                                   0,
                                   NULL,
                                   0,
