@@ -2,7 +2,8 @@
  * --quick, two configurations): NAME.json says context.sittings.count K and holds repetitions of
  * every sitting, with each sitting's own files beside it; an existing NAME.json is kept without
  * --force; `qkbench compare` on two such files ranks over the sittings; Ctrl-C while the next
- * sitting waits for its spacing keeps the finished sitting, merged in the checkpoint. */
+ * sitting waits for its spacing keeps the finished sitting, merged in the checkpoint; a sitting
+ * that fails is reported with its exit status and last lines, the finished one kept. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -206,4 +207,47 @@ Test(sittings_run, ctrl_c_while_waiting_keeps_the_finished_sitting) {
     cr_expect_eq(json_array_size(json_object_get(sit, "runs")), 1);
     cr_expect_eq(reps_of_sitting(doc, 0), 2 * 3);
     json_decref(doc);
+}
+
+Test(sittings_run, a_failing_sitting_is_reported_and_the_finished_one_kept) {
+    /* the model goes away after the first sitting: the second fails */
+    char model[128], ini[128], cmd[600];
+    snprintf(model, sizeof model, "%s/m.gguf", dir);
+    snprintf(ini, sizeof ini, "%s/f.ini", dir);
+    snprintf(cmd, sizeof cmd,
+             "cp %s/tiny-gemma.gguf %s && sed 's|model = .*|model = %s|' %s/tiny.ini >%s",
+             QK_TESTDATA_DIR, model, model, dir, ini);
+    cr_assert_eq(system(cmd), 0);
+    char log[128];
+    snprintf(log, sizeof log, "%s/log", dir);
+    const pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        const int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        if (chdir(dir)) _exit(125);
+        execl(QK_QKBENCH_EXE, QK_QKBENCH_EXE, "run", "f.ini", "-o", "out", "--quick", "--sittings",
+              "2", "--sitting-spacing", "2", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 600 && !exists("out/tiny.sittings/sitting-1.json"); i++) {
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    cr_assert_eq(unlink(model), 0);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d: %s", st, slurp("log"));
+    char *out = slurp("log");
+    cr_expect(strstr(out, "sitting 2/2 failed (exit status 2)") && strstr(out, "m.gguf"), "%s",
+              out);
+    free(out);
+    cr_expect(!exists("out/tiny.json"));
+    json_t *doc = load("out/tiny.partial.json");
+    cr_expect_str_eq(json_string_value(json_object_get(doc, "state")), "failed");
+    cr_expect(strstr(json_string_value(json_object_get(doc, "error")), "sitting 2/2 failed"));
+    cr_expect_eq(reps_of_sitting(doc, 0), 2 * 3);
+    json_decref(doc);
+    cr_expect(exists("out/tiny.sittings/sitting-1.json"));
 }
