@@ -272,17 +272,20 @@ static int read_all(merge_state *m, const qk_sitting_doc *s, int n, qk_error *er
         }
     }
     /* the runner seeds each configuration's bootstrap with seed + its position in its group */
+    json_t *seen = json_object();
+    if (!seen) return qk_fail(err, "out of memory");
     for (int c = 0; c < m->n_names; c++) {
         const json_t *g = NULL;
         for (int j = 0; j < n && !g; j++)
             if (at(m, j, c)->any) g = json_object_get(at(m, j, c)->any, "group");
-        for (int d = 0; d < c; d++) {
-            const json_t *h = NULL;
-            for (int j = 0; j < n && !h; j++)
-                if (at(m, j, d)->any) h = json_object_get(at(m, j, d)->any, "group");
-            m->group_pos[c] += !differ(g, h);
-        }
+        char *key = g ? json_dumps(g, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        const char *k = key ? key : "(no group)";
+        const json_t *v = json_object_get(seen, k);
+        m->group_pos[c] = v ? (int)json_integer_value(v) : 0;
+        json_object_set_new(seen, k, json_integer(m->group_pos[c] + 1));
+        free(key);
     }
+    json_decref(seen);
     return 0;
 }
 
@@ -517,57 +520,90 @@ static const json_t *any_record(merge_state *m, int c) {
     return NULL;
 }
 
+typedef struct {
+    int a, b, order;
+} pair;
+
+static int cmp_pair(const void *x, const void *y) {
+    const pair *p = x, *q = y;
+    if (p->a != q->a) return (p->a > q->a) - (p->a < q->a);
+    return (p->order > q->order) - (p->order < q->order);
+}
+
 /* The pairs to compare: our own, as the sittings recorded them (name, baseline), once each; each
- * peer configuration against our fastest int8 kernel of its group by pooled median. */
+ * peer configuration against our fastest int8 kernel of its group by pooled median. In the order
+ * of the configurations. */
 static int merge_comparisons(merge_state *m, const qk_sitting_doc *s, const qk_sittings_plan *plan,
                              qk_results *out, qk_sittings_summary *sum, qk_error *err) {
-    int rc = 0;
-    for (int c = 0; c < m->n_names && !rc; c++) {
-        const json_t *rec = any_record(m, c);
-        int bases[QK_SITTINGS_MAX * 4], n_bases = 0;
-        if (is_peer(rec)) {
-            if (!isfinite(m->pooled_median[c])) continue;
-            int best = -1;
-            for (int d = 0; d < m->n_names; d++) {
-                const json_t *o = any_record(m, d);
-                if (d == c || is_peer(o) || !is_int8(o) || !isfinite(m->pooled_median[d]) ||
-                    differ(json_object_get(o, "group"), json_object_get(rec, "group")))
-                    continue;
-                if (best < 0 || m->pooled_median[d] < m->pooled_median[best]) best = d;
-            }
-            if (best >= 0) bases[n_bases++] = best;
-        } else {
-            for (int j = 0; j < m->n_sittings; j++) {
-                size_t i;
-                const json_t *cmp;
-                json_array_foreach(json_object_get(s[j].doc, "comparisons"), i, cmp) {
-                    const char *name = json_string_value(json_object_get(cmp, "name"));
-                    const char *base = json_string_value(json_object_get(cmp, "baseline"));
-                    if (!name || !base || strcmp(name, m->name[c])) continue;
-                    const json_t *bi = json_object_get(m->names, base);
-                    if (!bi || is_peer(any_record(m, (int)json_integer_value(bi)))) continue;
-                    const int b = (int)json_integer_value(bi);
-                    int dup = b == c;
-                    for (int q = 0; q < n_bases; q++) dup |= bases[q] == b;
-                    if (!dup && n_bases < (int)(sizeof bases / sizeof *bases)) bases[n_bases++] = b;
-                }
-            }
-        }
-        for (int q = 0; q < n_bases && !rc; q++) {
-            qk_sittings_cmp_row row;
-            const int r = merge_comparison(m, plan, c, bases[q], out, sum ? &row : NULL, err);
-            if (r < 0) rc = -1;
-            if (r == 0 && sum) {
-                qk_sittings_cmp_row *p = realloc(sum->cmps, (size_t)(sum->n_cmps + 1) * sizeof *p);
-                if (!p) {
-                    rc = qk_fail(err, "out of memory");
-                    break;
-                }
-                sum->cmps = p;
-                sum->cmps[sum->n_cmps++] = row;
-            }
+    size_t cap = 0, np = 0;
+    for (int j = 0; j < m->n_sittings; j++)
+        cap += json_array_size(json_object_get(s[j].doc, "comparisons"));
+    pair *pairs = malloc((cap + (size_t)m->n_names + 1) * sizeof *pairs);
+    json_t *seen = json_object();
+    if (!pairs || !seen) {
+        free(pairs);
+        json_decref(seen);
+        return qk_fail(err, "out of memory");
+    }
+    for (int j = 0; j < m->n_sittings; j++) {
+        size_t i;
+        const json_t *cmp;
+        json_array_foreach(json_object_get(s[j].doc, "comparisons"), i, cmp) {
+            const json_t *ai =
+                json_object_get(m->names, json_string_value(json_object_get(cmp, "name")));
+            const json_t *bi =
+                json_object_get(m->names, json_string_value(json_object_get(cmp, "baseline")));
+            if (!ai || !bi) continue;
+            const int a = (int)json_integer_value(ai), b = (int)json_integer_value(bi);
+            if (a == b || is_peer(any_record(m, a)) || is_peer(any_record(m, b))) continue;
+            char key[48];
+            snprintf(key, sizeof key, "%d/%d", a, b);
+            if (json_object_get(seen, key)) continue;
+            json_object_set_new(seen, key, json_true());
+            pairs[np] = (pair){a, b, (int)np};
+            np++;
         }
     }
+    json_decref(seen);
+    /* a peer's baseline: the group's int8 configurations, fastest by pooled median */
+    json_t *fastest = json_object(); /* group (JSON text) -> configuration index */
+    for (int d = 0; fastest && d < m->n_names; d++) {
+        const json_t *o = any_record(m, d);
+        if (is_peer(o) || !is_int8(o) || !isfinite(m->pooled_median[d])) continue;
+        char *g = json_dumps(json_object_get(o, "group"), JSON_COMPACT | JSON_ENCODE_ANY);
+        const char *k = g ? g : "(no group)";
+        const json_t *v = json_object_get(fastest, k);
+        if (!v || m->pooled_median[d] < m->pooled_median[json_integer_value(v)])
+            json_object_set_new(fastest, k, json_integer(d));
+        free(g);
+    }
+    for (int c = 0; fastest && c < m->n_names; c++) {
+        const json_t *rec = any_record(m, c);
+        if (!is_peer(rec) || !isfinite(m->pooled_median[c])) continue;
+        char *g = json_dumps(json_object_get(rec, "group"), JSON_COMPACT | JSON_ENCODE_ANY);
+        const json_t *v = json_object_get(fastest, g ? g : "(no group)");
+        free(g);
+        if (v) pairs[np] = (pair){c, (int)json_integer_value(v), (int)np}, np++;
+    }
+    json_decref(fastest);
+    qsort(pairs, np, sizeof *pairs, cmp_pair);
+    int rc = 0;
+    for (size_t q = 0; q < np && !rc; q++) {
+        qk_sittings_cmp_row row;
+        const int r =
+            merge_comparison(m, plan, pairs[q].a, pairs[q].b, out, sum ? &row : NULL, err);
+        if (r < 0) rc = -1;
+        if (r == 0 && sum) {
+            qk_sittings_cmp_row *p = realloc(sum->cmps, (size_t)(sum->n_cmps + 1) * sizeof *p);
+            if (!p) {
+                rc = qk_fail(err, "out of memory");
+                break;
+            }
+            sum->cmps = p;
+            sum->cmps[sum->n_cmps++] = row;
+        }
+    }
+    free(pairs);
     return rc;
 }
 
