@@ -123,6 +123,17 @@ json_t *qk_results_benchmarks(qk_results *r) {
     return r->benchmarks;
 }
 
+json_t *qk_results_comparisons(qk_results *r) {
+    return r->comparisons;
+}
+
+void qk_results_clear(qk_results *r) {
+    json_object_clear(r->context);
+    json_array_clear(r->benchmarks);
+    json_array_clear(r->comparisons);
+    json_object_clear(r->families);
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Environment */
 

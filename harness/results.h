@@ -109,6 +109,11 @@ json_t *qk_results_string(const char *s);
 
 /* Read-only access for the runner and tests: the benchmarks array (borrowed). */
 json_t *qk_results_benchmarks(qk_results *r);
+/* The comparisons array (borrowed): the sittings merge adds its fields to the records it made. */
+json_t *qk_results_comparisons(qk_results *r);
+/* Empties the context, records and comparisons, keeping the run's files (qk_results_run_begin) and
+ * the files it wrote: the sittings merge refills one object before every checkpoint. */
+void qk_results_clear(qk_results *r);
 
 /* The largest results file read (qk_results_load). */
 #define QK_RESULTS_MAX_BYTES ((size_t)1 << 30)

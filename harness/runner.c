@@ -41,7 +41,20 @@ static void set_progress(qk_results *res, int n_cfg, int reached, int reps) {
                                      reps));
 }
 
+static qk_run_status run(const qk_run_options *o, int sitting, int sittings, qk_run_outcome *out,
+                         qk_error *err);
+
 qk_run_status qk_run_experiment(const qk_run_options *o, qk_run_outcome *out, qk_error *err) {
+    return run(o, 0, 0, out, err);
+}
+
+qk_run_status qk_run_experiment_sitting(const qk_run_options *o, int index, int count,
+                                        qk_run_outcome *out, qk_error *err) {
+    return run(o, index, count, out, err);
+}
+
+static qk_run_status run(const qk_run_options *o, int sitting, int sittings, qk_run_outcome *out,
+                         qk_error *err) {
     if (out) memset(out, 0, sizeof *out);
     qk_experiment exp;
     if (qk_experiment_parse_file(o->experiment_path, &exp, err)) return QK_RUN_BAD_INPUT;
@@ -253,6 +266,9 @@ qk_run_status qk_run_experiment(const qk_run_options *o, qk_run_outcome *out, qk
         qk_fail(err, "out of memory");
         goto out;
     }
+    if (sittings > 0)
+        qk_results_context_set(res, "sitting",
+                               json_pack("{s:i, s:i}", "index", sitting, "count", sittings));
     qk_results_context_set(res, "topology", qk_topology_to_json(rc.topo));
     qk_results_context_set(res, "counters", qk_counters_to_json(&rc.counters, NULL));
     {

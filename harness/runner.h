@@ -83,6 +83,10 @@ typedef struct {
 /* Runs the experiment; returns a qk_run_status. err is set for QK_RUN_FAILED, _BAD_INPUT and
  * _ERROR. out (may be NULL) gets the rows when anything was set up. */
 qk_run_status qk_run_experiment(const qk_run_options *o, qk_run_outcome *out, qk_error *err);
+/* The same, as sitting `index` (0-based) of `count` of a sittings run (harness/run_sittings.h):
+ * recorded as context "sitting": {"index", "count"}. */
+qk_run_status qk_run_experiment_sitting(const qk_run_options *o, int index, int count,
+                                        qk_run_outcome *out, qk_error *err);
 void qk_run_outcome_free(qk_run_outcome *out);
 
 #endif
