@@ -46,11 +46,9 @@ do for [fmt in "png svg"] {
             for [i=0:panel_n[p]-1] datadir."/peer.dat" index series_block[f+i] using 1:2 \
                 with linespoints lw 2.5 dt series_dt[f+i] pt series_pt[f+i] ps 1.5 \
                 lc rgb series_colour[f+i] notitle, \
-            for [i=0:panel_n[p]-1:2] datadir."/peer.dat" index series_block[f+i] \
-                using 1:4:(sprintf("%.2fx\nvs %s", $2, strcol(5))) with labels center offset 0,1.6 \
-                font ",9" textcolor rgb series_colour[f+i] noenhanced notitle, \
-            for [i=1:panel_n[p]-1:2] datadir."/peer.dat" index series_block[f+i] \
-                using 1:2:(sprintf("%.2fx\nvs %s", $2, strcol(5))) with labels left offset 1.5,0 \
+            for [i=0:panel_n[p]-1] datadir."/peer.dat" index series_block[f+i] \
+                using 1:(i % 2 ? $2 : $4):(sprintf("%.2fx\nvs %s", $2, strcol(5))) with labels \
+                center offset (i % 2 ? 7 : 0),(i % 2 ? 0 : 1.6) \
                 font ",9" textcolor rgb series_colour[f+i] noenhanced notitle
     }
     set origin legend_x, 0.2

@@ -76,8 +76,10 @@ static void counts_cells(char *buf, size_t size, json_t *med) {
     snprintf(buf, size, "%s | %s", a, b);
 }
 
+/* A ratio of two times the report prints: positive, finite and within a factor of a million (a
+ * 1e300 from a file would otherwise print as 300 digits). */
 static int ratio_ok(double r) {
-    return isfinite(r) && r > 0;
+    return isfinite(r) && r >= 1e-6 && r <= 1e6;
 }
 
 /* One comparison's row; returns 1 stable, 0 unstable, -1 not checked (the note says why). */
@@ -98,6 +100,7 @@ static int ratio_row(FILE *f, json_t *doc, json_t *cmp, const sit_info *si, char
     int verdict = -1, miss = 0;
     double mn = INFINITY, mx = -INFINITY;
     why[0] = 0;
+    if (pooled && (!ratio_ok(r) || !ratio_ok(lo) || !ratio_ok(hi))) pooled = NULL;
     if (!pooled)
         snprintf(why, why_size, "its pooled ratio is not a ratio");
     else if (!si->consistent)
