@@ -137,7 +137,9 @@ static void summary_markdown(FILE *f, const rp_report *R, const qk_report_plot *
                             qk_amdahl_verdict_name(a.verdict));
             } else {
                 int u;
-                if (z)
+                if (z && isnan(rp_footprint(b, &u) + rp_footprint(z, &u)))
+                    fprintf(f, " not measured (no memory figures) |");
+                else if (z)
                     fprintf(f, " %s -> %s (%+.2f) |", rp_fmt_mb(rp_footprint(b, &u)).s,
                             rp_fmt_mb(rp_footprint(z, &u)).s,
                             (rp_footprint(z, &u) - rp_footprint(b, &u)) / 1e6);
