@@ -819,16 +819,14 @@ Test(report, every_fixture_plots_at_a_glance, .timeout = 120) {
     const char *zen3[] = {ZEN3 "seed-reproduction.json", ZEN3 "performance.json",
                           ZEN3 "thread-scaling.json"},
                *zen3_roof[] = {ZEN3 "roofline.json"};
+    const char *sittings[] = {DATA "results-sittings-zen3.json"}; /* both peer modes */
     struct {
         const char *const *res;
         int n;
         const char *const *roof;
         int nr, peer;
-    } cases[] = {{small, 1, roof, 1, 0},
-                 {two, 2, roof, 1, 0},
-                 {peer, 1, NULL, 0, 2},
-                 {kernels, 1, NULL, 0, 0},
-                 {zen3, 3, zen3_roof, 1, 2}};
+    } cases[] = {{small, 1, roof, 1, 0},   {two, 2, roof, 1, 0},       {peer, 1, NULL, 0, 2},
+                 {kernels, 1, NULL, 0, 0}, {zen3, 3, zen3_roof, 1, 2}, {sittings, 1, NULL, 0, 2}};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         qk_report_outcome out;
         free(generate(cases[i].res, cases[i].n, cases[i].roof, cases[i].nr, &out));
