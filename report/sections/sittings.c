@@ -256,7 +256,10 @@ static void runs_line(FILE *f, json_t *sit, const sit_info *si) {
     json_t *runs = json_object_get(sit, "runs");
     const double sp = qk_rj_num(sit, "spacing_s");
     fprintf(f, "**%d sittings**", si->k);
-    if (isfinite(sp) && sp >= 0 && sp <= 86400) fprintf(f, ", started %.0f s apart", sp);
+    if (isfinite(sp) && sp > 0 && sp <= 86400)
+        fprintf(f, ", started %.0f s apart", sp);
+    else if (sp == 0)
+        fprintf(f, ", one after another");
     if (json_is_array(runs) && (int)json_array_size(runs) == si->k) {
         fprintf(f, ":");
         for (int j = 0; j < si->k; j++) {
@@ -264,7 +267,8 @@ static void runs_line(FILE *f, json_t *sit, const sit_info *si) {
             const double el = qk_rj_num(r, "elapsed_s");
             fprintf(f, "%s sitting %d at %s", j ? ";" : "", j,
                     *qk_rj_str(r, "date") ? qk_rj_str(r, "date") : "an unknown date");
-            if (isfinite(el) && el >= 0 && el <= 864000) fprintf(f, " (%.0f s)", el);
+            if (isfinite(el) && el >= 0 && el <= 864000)
+                fprintf(f, el < 10 ? " (%.1f s)" : " (%.0f s)", el);
         }
     } else if (json_is_array(runs)) {
         fprintf(f, " (the file lists %d sittings' dates, not %d: not shown)",
