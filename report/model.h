@@ -201,14 +201,33 @@ void rp_gp_ints(FILE *f, const char *arr, const int *v, int n);
  * the paired ratio llama.cpp time / our fastest kernel's (base) when the results compared them. */
 typedef struct {
     const char *model, *binding, *base; /* borrowed; base "" without a comparison */
+    const char *mode;                   /* RP_PEER_IN_PROCESS or RP_PEER_PROCESS */
     int threads, seq;
     double med, lo, hi;
     int has_cmp;
     double ratio, r_lo, r_hi;
 } rp_peer_point;
 
+/* The peer's two modes: llama.cpp's library called from our process, bound and polled as our
+ * kernels are ("in-process"; results without a peer_mode are of this mode), and llama.cpp in a
+ * child process of its own with its default threadpool and polling ("process": as its users run
+ * it). */
+#define RP_PEER_IN_PROCESS "in-process"
+#define RP_PEER_PROCESS    "process"
+/* The mode of a peer record: "peer_mode", else isa "peer-process", else in-process. */
+const char *rp_peer_mode(json_t *rec);
+/* In words, for tables and sentences: "in-process", "own process". */
+const char *rp_peer_mode_words(const char *mode);
+
 /* The CPU's measured peer configurations, in the files' order. *out is malloc'd (NULL when 0). */
 int rp_peer_points(const rp_report *R, const rp_cpu *g, rp_peer_point **out);
+/* The mode the headlines quote: the own-process mode when the CPU's results compared it with our
+ * kernels (llama.cpp as its users run it), else in-process. */
+const char *rp_peer_headline_mode(const rp_peer_point *p, int n);
+/* The point the summary quotes: a comparison in the headline mode at the headline key's threads
+ * and tokens (k may be NULL), else the one with most threads and tokens nearest 16. NULL if
+ * none. */
+const rp_peer_point *rp_peer_headline(const rp_peer_point *p, int n, const rp_key *k);
 
 /* ================================================================== sections */
 

@@ -1,8 +1,10 @@
 # peer.gp: llama.cpp against our fastest kernel, per tokens per pass: the paired ratio llama.cpp
 # time / ours (the median of the per-round ratios, whiskers its 95% bootstrap interval), a series
 # per CPU and thread count (shades of llama.cpp's black), the 1x line dashed: above it ours is
-# faster, below it llama.cpp is. Above each point: the ratio and our kernel it was paired with. The one legend
-# is beside the panel (style.vars).
+# faster, below it llama.cpp is; a series per peer mode too (in-process filled points, llama.cpp in
+# its own process open ones). Beside each point: the ratio and our kernel it was paired with, above
+# the whisker for a panel's 1st, 3rd... series, right of the point for the 2nd, 4th... (two modes'
+# labels do not overlap). The one legend is beside the panel (style.vars).
 # Data: peer.dat (one block per series: tokens, ratio, CI low, CI high, our kernel), peer.vars
 # (the panels and series of report/style.h, x_lo, x_hi, y_hi).
 if (!exists("datadir")) datadir = "."
@@ -45,7 +47,8 @@ do for [fmt in "png svg"] {
                 with linespoints lw 2.5 dt series_dt[f+i] pt series_pt[f+i] ps 1.5 \
                 lc rgb series_colour[f+i] notitle, \
             for [i=0:panel_n[p]-1] datadir."/peer.dat" index series_block[f+i] \
-                using 1:4:(sprintf("%.2fx\nvs %s", $2, strcol(5))) with labels center offset 0,1.6 \
+                using 1:(i % 2 ? $2 : $4):(sprintf("%.2fx\nvs %s", $2, strcol(5))) with labels \
+                center offset (i % 2 ? 7 : 0),(i % 2 ? 0 : 1.6) \
                 font ",9" textcolor rgb series_colour[f+i] noenhanced notitle
     }
     set origin legend_x, 0.2

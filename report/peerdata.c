@@ -36,6 +36,7 @@ int rp_peer_points(const rp_report *R, const rp_cpu *g, rp_peer_point **out) {
             rp_peer_point *x = &p[n++];
             const char *name = qk_rj_str(b, "run_name");
             x->model = model;
+            x->mode = rp_peer_mode(b);
             x->binding = qk_rj_str(b, "binding");
             x->threads = qk_rj_int(b, "threads");
             x->seq = qk_rj_int(b, "seq_len");
@@ -52,4 +53,36 @@ int rp_peer_points(const rp_report *R, const rp_cpu *g, rp_peer_point **out) {
     }
     *out = p;
     return p ? n : 0;
+}
+
+const char *rp_peer_mode(json_t *rec) {
+    const char *m = qk_rj_str(rec, "peer_mode");
+    if (!strcmp(m, RP_PEER_PROCESS)) return RP_PEER_PROCESS;
+    if (!*m && !strcmp(qk_rj_str(rec, "isa"), "peer-process")) return RP_PEER_PROCESS;
+    return RP_PEER_IN_PROCESS;
+}
+
+const char *rp_peer_mode_words(const char *mode) {
+    return !strcmp(mode, RP_PEER_PROCESS) ? "own process" : "in-process";
+}
+
+const char *rp_peer_headline_mode(const rp_peer_point *p, int n) {
+    for (int i = 0; i < n; i++)
+        if (p[i].has_cmp && !strcmp(p[i].mode, RP_PEER_PROCESS)) return RP_PEER_PROCESS;
+    return RP_PEER_IN_PROCESS;
+}
+
+const rp_peer_point *rp_peer_headline(const rp_peer_point *p, int n, const rp_key *k) {
+    const char *mode = rp_peer_headline_mode(p, n);
+    const rp_peer_point *best = NULL;
+    for (int i = 0; i < n; i++) {
+        const rp_peer_point *x = &p[i];
+        if (!x->has_cmp || strcmp(x->mode, mode)) continue;
+        if (k && x->threads == k->threads && x->seq == k->seq && !strcmp(x->model, k->model))
+            return x;
+        if (!best || x->threads > best->threads ||
+            (x->threads == best->threads && abs(x->seq - 16) < abs(best->seq - 16)))
+            best = x;
+    }
+    return best;
 }

@@ -10,7 +10,10 @@
  *               zero-copy, plus alloc-copy) forward and matmul-only, with paired speedups and
  *               each step's share of the gain; Amdahl, measured; memory; accuracy; per-operation
  *               breakdown; thread scaling; sequence length; roofline; kernels beyond the story;
- *               the llama.cpp peer; how this CPU's story differs from the seed's. A section whose
+ *               the llama.cpp peer (a row per peer mode; the headline quotes the own-process
+ *               mode when measured, else in-process); across sittings (for results of several
+ *               sittings: two-level intervals, the sittings' spread, which ratios are stable);
+ *               how this CPU's story differs from the seed's. A section whose
  *               data the results lack says what to run instead. (One file per section in
  *               report/sections/, listed in report/sections.c.)
  *   NAME.dat, NAME.vars   data and gnuplot variables of each plot;

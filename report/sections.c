@@ -20,6 +20,7 @@
     X(roofline)  /* 9. Roofline (plot: roofline) */                                                \
     X(kernels)   /* Kernels beyond the story */                                                    \
     X(peer)      /* llama.cpp peer (plot: peer) */                                                 \
+    X(sittings)  /* Across sittings: two-level intervals, the sittings' spread, stable or not */   \
     X(story)     /* 10. How this CPU's story differs */
 
 #define RP_DECLARE(name) extern const rp_section rp_section_##name;

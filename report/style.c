@@ -160,8 +160,13 @@ void rp_plotset_legend(rp_plotset *ps, const rp_report *R, int isas) {
         rp_plotset_legend_add(ps, "fp32 path", rp_style_colour(R, "fp32"), RP_LEGEND_BOX, 1, -1, 1);
     if (has_variant(ps, RP_PEER)) {
         const rp_look l = rp_style_look(R, RP_PEER, "");
-        rp_plotset_legend_add(ps, RP_PEER " (its own CPU backend)", l.colour, RP_LEGEND_LINE, l.dt,
-                              l.pt, 3);
+        int own = 0; /* the series drew llama.cpp in its own process (series.c names it so) */
+        for (int i = 0; i < ps->n_s; i++)
+            own |= !strcmp(ps->s[i].variant, RP_PEER) && strstr(ps->s[i].title, "own process");
+        rp_plotset_legend_add(ps,
+                              own ? RP_PEER " in its own process (its CPU backend)"
+                                  : RP_PEER " (its own CPU backend)",
+                              l.colour, RP_LEGEND_LINE, l.dt, l.pt, 3);
     }
     static const char *const isa_names[] = {"scalar", "avx2", "avx512vnni"};
     for (int r = 0; isas && r < 4; r++) {

@@ -423,10 +423,11 @@ Test(report, peer_section_from_fixture) {
     qk_report_outcome out;
     char *md = generate(res, 1, NULL, 0, &out);
     HAS(md, "## llama.cpp peer");
-    HAS(md, "| Fixture CPU | synthetic:tiny | 2 | 16 | compact | 50.0 ms [48.0, 52.5] | "
-            "zero-copy/avx2: 40.0 ms [38.5, 41.5] | 1.25x [1.19, 1.31]: ours 1.25x faster | "
-            "0.999812 | 0.999456 | "
-            "cpumask 0-1 (strict: a PU per thread), poll 0 |");
+    HAS(md,
+        "| Fixture CPU | synthetic:tiny | in-process | 2 | 16 | compact | 50.0 ms [48.0, 52.5] | "
+        "zero-copy/avx2: 40.0 ms [38.5, 41.5] | 1.25x [1.19, 1.31]: ours 1.25x faster | "
+        "0.999812 | 0.999456 | "
+        "cpumask 0-1 (strict: a PU per thread), poll 0 |");
     HAS(md, "`libllama.v0.5.0.so` (@node-llama-cpp/linux-x64@3.22.1, llama.cpp commit "
             "0123456789ab)");
     HAS(md, "- forward/llama.cpp/peer/t:2/seq:128/bind:compact: not measured (skipped: peer "
@@ -530,6 +531,8 @@ Test(report, golden_reports_are_unchanged, .timeout = 120) {
     golden("peer", peer, 1, NULL, 0);
     golden("kernels", kernels, 1, NULL, 0);
     golden("zen3", zen3, 3, zen3_roof, 1);
+    const char *sittings[] = {DATA "results-sittings-zen3.json"};
+    golden("sittings-zen3", sittings, 1, NULL, 0);
 }
 
 /* ---- plots a reader takes in at a glance (issue 17)
@@ -539,9 +542,9 @@ Test(report, golden_reports_are_unchanged, .timeout = 120) {
  * both colour and dash type, panels do not overlap, a variant has one colour and an ISA one dash
  * and point type in every plot (the seed story's four the ladder's colours, llama.cpp black), and
  * llama.cpp is drawn in every sequence-length panel when the results measured it. The main fixture
- * is what scripts/main.sh produced on a three-tier CPU (Zen 4 (family 25 model 17), scalar, avx2 and avx512vnni): the
- * seed story and the performance run, quick (3 repetitions; repetition records trimmed), and the
- * roofline. */
+ * is what scripts/main.sh produced on a three-tier CPU (Zen 4 (family 25 model 17), scalar, avx2
+ * and avx512vnni): the seed story and the performance run, quick (3 repetitions; repetition records
+ * trimmed), and the roofline. */
 #define ZEN4_SEED DATA "results-zen4-seed.json"
 #define ZEN4_PERF DATA "results-zen4-performance.json"
 #define ZEN4_ROOF DATA "roofline-zen4.json"
@@ -816,16 +819,14 @@ Test(report, every_fixture_plots_at_a_glance, .timeout = 120) {
     const char *zen3[] = {ZEN3 "seed-reproduction.json", ZEN3 "performance.json",
                           ZEN3 "thread-scaling.json"},
                *zen3_roof[] = {ZEN3 "roofline.json"};
+    const char *sittings[] = {DATA "results-sittings-zen3.json"}; /* both peer modes */
     struct {
         const char *const *res;
         int n;
         const char *const *roof;
         int nr, peer;
-    } cases[] = {{small, 1, roof, 1, 0},
-                 {two, 2, roof, 1, 0},
-                 {peer, 1, NULL, 0, 2},
-                 {kernels, 1, NULL, 0, 0},
-                 {zen3, 3, zen3_roof, 1, 2}};
+    } cases[] = {{small, 1, roof, 1, 0},   {two, 2, roof, 1, 0},       {peer, 1, NULL, 0, 2},
+                 {kernels, 1, NULL, 0, 0}, {zen3, 3, zen3_roof, 1, 2}, {sittings, 1, NULL, 0, 2}};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         qk_report_outcome out;
         free(generate(cases[i].res, cases[i].n, cases[i].roof, cases[i].nr, &out));

@@ -2,9 +2,11 @@
  * of the results (`peer = llama.cpp` in an experiment), per CPU, threads and seq_len: the peer's
  * median with its 95% interval, our fastest kernel of the same group, the paired ratio peer / ours
  * ("ours faster by") with its interval, the cosines of the peer's embedding against our FP32 path
- * and that kernel, and how the peer was bound. A peer that could not run says why; results without
- * any peer configuration give a "not measured" paragraph that says what to run. Its plot (peer.gp)
- * draws the paired ratio against tokens per pass. */
+ * and that kernel, and how the peer was bound; a row per peer mode (in-process, or llama.cpp in its
+ * own process: report/model.h), and which mode the summary's headline quotes. A peer that could
+ * not run says why; results without any peer configuration give a "not measured" paragraph that
+ * says what to run. Its plot (peer.gp) draws the paired ratio against tokens per pass, a line per
+ * mode. */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -54,11 +56,47 @@ static void peer_row(FILE *f, json_t *doc, json_t *med) {
             snprintf(ratio, sizeof ratio, "%s", ci);
     }
     json_t *model = json_object_get(ctx, "model");
-    fprintf(f, "| %s | %s | %d | %d | %s | %s | %s | %s | %s | %s | %s |\n",
+    fprintf(f, "| %s | %s | %s | %d | %d | %s | %s | %s | %s | %s | %s | %s |\n",
             qk_rj_str(ctx, "cpu_model"),
             *qk_rj_str(model, "spec") ? qk_rj_str(model, "spec") : qk_rj_str(model, "path"),
-            qk_rj_int(med, "threads"), qk_rj_int(med, "seq_len"), qk_rj_str(med, "binding"), peer,
-            ours, ratio, cf, cb, qk_rj_str(json_object_get(med, "peer"), "binding"));
+            rp_peer_mode_words(rp_peer_mode(med)), qk_rj_int(med, "threads"),
+            qk_rj_int(med, "seq_len"), qk_rj_str(med, "binding"), peer, ours, ratio, cf, cb,
+            qk_rj_str(json_object_get(med, "peer"), "binding"));
+}
+
+static int any_sittings(const rp_report *R) {
+    for (int d = 0; d < R->n_docs; d++)
+        if (json_is_object(json_object_get(json_object_get(R->docs[d], "context"), "sittings")))
+            return 1;
+    return 0;
+}
+
+/* Which mode the headlines (the summary's llama.cpp / ours) quote, per CPU, in words: after "In
+ * these results", "the summary's headline ... ." (one CPU) or "CPU A: ... . CPU B: ... ." */
+static void headline_mode_sentence(FILE *f, const rp_report *R) {
+    int said = 0;
+    for (int c = 0; c < R->n_cpus; c++) {
+        rp_peer_point *pp;
+        const int n = rp_peer_points(R, &R->cpus[c], &pp);
+        int modes[2] = {0, 0};
+        for (int i = 0; i < n; i++)
+            if (pp[i].has_cmp) modes[!strcmp(pp[i].mode, RP_PEER_PROCESS)] = 1;
+        free(pp);
+        if (!modes[0] && !modes[1]) continue;
+        if (R->n_cpus > 1) fprintf(f, " CPU %s:", R->cpus[c].label);
+        if (modes[1])
+            fprintf(f,
+                    " the summary's headline llama.cpp / ours uses the own-process mode "
+                    "(llama.cpp as its users run it)%s.",
+                    modes[0] ? "; the in-process rows are beside it" : "; in-process not measured");
+        else
+            fprintf(f, " the summary's headline llama.cpp / ours uses the in-process mode: the "
+                       "own-process mode was not measured (`peer_mode = in-process, process` in "
+                       "the experiment's `[sweep]` measures both).");
+        said = 1;
+    }
+    if (!said) fprintf(f, " no llama.cpp configuration was compared with our kernels.");
+    fprintf(f, "\n\n");
 }
 
 static void peer_markdown(FILE *f, const rp_report *R, const qk_report_plot *plot) {
@@ -85,19 +123,28 @@ static void peer_markdown(FILE *f, const rp_report *R, const qk_report_plot *plo
     }
     if (rows) {
         fprintf(
-            f, "llama.cpp's own CPU backend (prebuilt) embedding the same tokens of the same GGUF "
-               "file, measured in the same interleaved group as our kernels. *llama.cpp / ours*: "
-               "the median of the per-repetition ratios llama.cpp time / our fastest kernel's time "
-               "(paired, same round), with its 95%% bootstrap interval: ours is faster by that "
-               "factor when above 1, slower when below. "
-               "Cosines: llama.cpp's embedding against our FP32 path and against our kernel, "
-               "same sequence.\n\n");
+            f,
+            "llama.cpp's own CPU backend (prebuilt) embedding the same tokens of the same GGUF "
+            "file, measured in the same interleaved group as our kernels. *llama.cpp / ours*: "
+            "the median of the per-repetition ratios llama.cpp time / our fastest kernel's time "
+            "(paired, same round), with its 95%% bootstrap interval%s: ours is faster by that "
+            "factor when above 1, slower when below. "
+            "Cosines: llama.cpp's embedding against our FP32 path and against our kernel, "
+            "same sequence.\n\n",
+            any_sittings(R) ? " (two-level, over sittings and their repetitions, for results of "
+                              "several sittings: see Across sittings)"
+                            : "");
+        fprintf(f, "Two modes: *in-process*, llama.cpp's library called from our process, its "
+                   "threads bound and polled as ours are (the fairest match for the kernels); "
+                   "*own process*, llama.cpp in a child process of its own with its default "
+                   "threadpool and polling: llama.cpp as its users run it. In these results");
+        headline_mode_sentence(f, R);
         fprintf(f,
-                "| CPU | model | threads | seq_len | binding | llama.cpp median [95%% CI] | ours: "
-                "fastest kernel, median [95%% CI] | llama.cpp / ours [95%% CI] | "
+                "| CPU | model | mode | threads | seq_len | binding | llama.cpp median [95%% CI] "
+                "| ours: fastest kernel, median [95%% CI] | llama.cpp / ours [95%% CI] | "
                 "cosine vs our "
                 "FP32 | cosine vs our kernel | llama.cpp threads |\n");
-        fprintf(f, "|---|---|---|---|---|---|---|---|---|---|---|\n");
+        fprintf(f, "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for (int d = 0; d < n_docs; d++) {
             size_t i;
             json_t *b;
@@ -151,7 +198,8 @@ static const char *const shade[] = {"#000000", "#555555", "#999999"};
 static const int dash[] = {1, 2, 4};
 
 /* The paired ratio llama.cpp time / our fastest kernel's against tokens per pass: a series per
- * (CPU, model, threads, binding) with its 95% intervals, the 1x line marked by the script. */
+ * (CPU, model, threads, binding, peer mode) with its 95% intervals, the 1x line marked by the
+ * script. */
 static int peer_data(const rp_report *R) {
     FILE *d = rp_open_out(R, "peer.dat");
     if (!d) return -1;
@@ -171,7 +219,8 @@ static int peer_data(const rp_report *R) {
             int idx[64], m = 0;
             for (int j = i; j < n && m < 64; j++)
                 if (!done[j] && pp[j].has_cmp && pp[j].threads == pp[i].threads &&
-                    !strcmp(pp[j].model, pp[i].model) && !strcmp(pp[j].binding, pp[i].binding))
+                    !strcmp(pp[j].model, pp[i].model) && !strcmp(pp[j].binding, pp[i].binding) &&
+                    !strcmp(pp[j].mode, pp[i].mode))
                     idx[m++] = j, done[j] = 1;
             for (int a = 1; a < m; a++)
                 for (int b = a; b > 0 && pp[idx[b - 1]].seq > pp[idx[b]].seq; b--) {
@@ -181,15 +230,18 @@ static int peer_data(const rp_report *R) {
             if (!ps.n_p || ps.p[ps.n_p - 1].n == RP_PANEL_MAX_SERIES)
                 rp_plotset_panel(&ps, "", 1, ps.n_p + 1);
             char t[128];
-            snprintf(t, sizeof t, "%s%s%s%d thread%s%s%s", rp_panel_prefix(R, g).s,
+            snprintf(t, sizeof t, "%s%s%s%d thread%s%s%s, %s", rp_panel_prefix(R, g).s,
                      R->show_model ? pp[i].model : "", R->show_model ? ", " : "", pp[i].threads,
                      pp[i].threads == 1 ? "" : "s", strcmp(pp[i].binding, "compact") ? ", " : "",
-                     strcmp(pp[i].binding, "compact") ? pp[i].binding : "");
+                     strcmp(pp[i].binding, "compact") ? pp[i].binding : "",
+                     rp_peer_mode_words(pp[i].mode));
             const int kk = ps.n_p ? ps.p[ps.n_p - 1].n : 0;
             rp_series *s = rp_plotset_series(&ps, R, t, RP_PEER, "", ps.n_s);
             if (s) {
                 snprintf(s->look.colour, sizeof s->look.colour, "%s", shade[kk % 3]);
                 s->look.dt = dash[(kk / 3) % 3];
+                /* the own-process mode's points open, the in-process ones filled */
+                if (!strcmp(pp[i].mode, RP_PEER_PROCESS)) s->look.pt = s->look.pt - 1;
             }
             if (ps.n_s > 1) fprintf(d, "\n\n");
             for (int a = 0; a < m; a++) {

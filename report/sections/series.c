@@ -247,7 +247,9 @@ static void emit_panel(writer *w, const group *gr, const int *idx, int n) {
         }
     }
     if (gr->n_peer) { /* llama.cpp wherever it was measured: its own series in every panel */
-        rp_plotset_series(&w->ps, R, RP_PEER, RP_PEER, "", w->blocks);
+        const int own = !strcmp(gr->peer[0]->mode, RP_PEER_PROCESS);
+        rp_plotset_series(&w->ps, R, own ? RP_PEER " (own process)" : RP_PEER, RP_PEER, "",
+                          w->blocks);
         if (w->blocks++) fprintf(w->d, "\n\n");
         for (int j = 0; j < gr->n_peer; j++) {
             const rp_peer_point *x = gr->peer[j];
@@ -392,8 +394,12 @@ static int series_data(const rp_report *R, const axis *ax) {
             }
         rp_peer_point *pp;
         const int np = rp_peer_points(R, gr.g, &pp);
+        /* one llama.cpp line: the mode the headlines quote (both modes: the peer section) */
+        const char *mode = rp_peer_headline_mode(pp, np);
         for (int j = 0; j < np && gr.n_peer < MAX_POINTS; j++) {
-            if (strcmp(pp[j].model, gr.model) || peer_held(ax, &pp[j]) != gr.held) continue;
+            if (strcmp(pp[j].model, gr.model) || peer_held(ax, &pp[j]) != gr.held ||
+                strcmp(pp[j].mode, mode))
+                continue;
             int dup = 0;
             for (int k = 0; k < gr.n_peer; k++) dup |= peer_x(ax, gr.peer[k]) == peer_x(ax, &pp[j]);
             if (!dup) gr.peer[gr.n_peer++] = &pp[j];

@@ -1,13 +1,49 @@
 /* REPORT.md's opening "Summary: the seed story and each CPU": a column for the story and one per
  * CPU at its headline configuration: the ladder's times and speedups, the step shares, p, Amdahl,
- * the footprint, zero-copy's speedup per ISA and the roofline's ceilings. */
+ * the footprint, zero-copy's speedup per ISA, llama.cpp / ours (in the mode the headline quotes:
+ * llama.cpp in its own process when measured, else in-process) and the roofline's ceilings. */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "report/json.h"
 #include "report/model.h"
+
+/* llama.cpp / ours at the headline configuration (else the peer's most threads, tokens nearest
+ * 16), in the mode the headline quotes (rp_peer_headline_mode), said in words; a row only when
+ * some CPU compared llama.cpp with our kernels. */
+static void peer_row(FILE *f, const rp_report *R, const rp_key *h, const int *has_h, int nc) {
+    const rp_peer_point *best[64];
+    rp_peer_point *pp[64];
+    int any = 0;
+    for (int c = 0; c < nc; c++) {
+        const int n = rp_peer_points(R, &R->cpus[c], &pp[c]);
+        best[c] = rp_peer_headline(pp[c], n, has_h[c] ? &h[c] : NULL);
+        any |= best[c] != NULL;
+    }
+    if (any) {
+        fprintf(f, "\n| llama.cpp / ours: llama.cpp time / our fastest kernel's (above 1 ours is "
+                   "faster) | not measured |");
+        for (int c = 0; c < nc; c++) {
+            const rp_peer_point *x = best[c];
+            if (!x) {
+                fprintf(f, " not measured |");
+                continue;
+            }
+            char sn[96];
+            qk_rj_short_name(sn, sizeof sn, x->base);
+            const int own = !strcmp(x->mode, RP_PEER_PROCESS);
+            fprintf(f, " %s vs %s, %d token%s, %d thread%s; llama.cpp %s |",
+                    rp_fmt_xi(qk_interval_make(x->ratio, x->r_lo, x->r_hi)).s, sn, x->seq,
+                    x->seq == 1 ? "" : "s", x->threads, x->threads == 1 ? "" : "s",
+                    own ? "in its own process, as its users run it"
+                        : "in-process (its own-process mode not measured)");
+        }
+    }
+    for (int c = 0; c < nc; c++) free(pp[c]);
+}
 
 static void summary_markdown(FILE *f, const rp_report *R, const qk_report_plot *plot) {
     (void)plot;
@@ -101,7 +137,9 @@ static void summary_markdown(FILE *f, const rp_report *R, const qk_report_plot *
                             qk_amdahl_verdict_name(a.verdict));
             } else {
                 int u;
-                if (z)
+                if (z && isnan(rp_footprint(b, &u) + rp_footprint(z, &u)))
+                    fprintf(f, " not measured (no memory figures) |");
+                else if (z)
                     fprintf(f, " %s -> %s (%+.2f) |", rp_fmt_mb(rp_footprint(b, &u)).s,
                             rp_fmt_mb(rp_footprint(z, &u)).s,
                             (rp_footprint(z, &u) - rp_footprint(b, &u)) / 1e6);
@@ -142,6 +180,7 @@ static void summary_markdown(FILE *f, const rp_report *R, const qk_report_plot *
                 fprintf(f, " not measured |");
         }
     }
+    peer_row(f, R, h, has_h, nc);
     fprintf(f, "\n| DRAM read bandwidth / int8 peak (most threads) | — |");
     for (int c = 0; c < nc; c++) {
         json_t *roof = R->cpus[c].roof;
