@@ -97,8 +97,8 @@ Test(report_sittings, every_ratio_with_its_interval_spread_and_mark) {
     char *md = tables_of(SITTINGS);
     char *s = section(md, "## Across sittings");
     HAS(s, "#### performance");
-    HAS(s, "**3 sittings**, started 600 s apart: sitting 0 at 2026-12-03T10:00:05Z (212 s); "
-           "sitting 1 at 2026-12-03T10:10:05Z (209 s); sitting 2 at 2026-12-03T10:20:05Z (220 "
+    HAS(s, "**3 sittings**, started 600 s apart: sitting 1 at 2026-12-03T10:00:05Z (212 s); "
+           "sitting 2 at 2026-12-03T10:10:05Z (209 s); sitting 3 at 2026-12-03T10:20:05Z (220 "
            "s). The file keeps each sitting's raw repetitions (150 records).");
     /* the own-process peer at 1 token: pooled [1.300, 1.451], the third sitting's own interval
      * [1.043, 1.168] misses it */
@@ -201,7 +201,7 @@ Test(report_sittings, a_ratio_that_is_not_a_ratio_is_not_used) {
     char *md = tables_of(mutated(negative_sitting_ratio));
     char *s = section(md, "## Across sittings");
     HAS(s, "| llama.cpp / gemm/avx2 | in-process | 16 | 2 | 2.694x [2.570, 2.765] | n/a | n/a "
-           "(sitting 0's ratio or interval is not a ratio) |");
+           "(sitting 1's ratio or interval is not a ratio) |");
     HAS(s, "| gemm/avx2 / zero-copy/avx2 | — | 16 | 2 |");
     HAS(s, "n/a (sitting 1's ratio or interval is not a ratio) |");
     HAS(s, "2 ratios could not be checked");
@@ -266,7 +266,7 @@ Test(report_sittings, counts_that_disagree_give_n_a_and_a_note) {
         "| zero-copy/avx2 / parse-per-block/avx2 | — | 1 | 2 | 0.571x [0.549, 0.593] | n/a | n/a "
         "(it says 2 sittings with 3 per-sitting ratios, the file 3) |");
     HAS(s, "| gemm/avx2 | — | 1 | 2 | 9.304 [8.806, 9.643] | n/a | n/a | n/a |");
-    HAS(s, "sitting 1 at x \\| y ## Injected &lt;b>");
+    HAS(s, "sitting 2 at x \\| y ## Injected &lt;b>");
     LACKS(s, "\n## Injected");
     free(s);
     free(md);

@@ -119,9 +119,16 @@ static void machine_markdown(FILE *f, const rp_report *R, const qk_report_plot *
             json_t *ex = json_object_get(dc, "experiment"), *model = json_object_get(dc, "model");
             const int reps = qk_rj_int(ex, "repetitions");
             few |= reps > 0 && reps < 8;
-            fprintf(f, "| %s | %s (%s) | %s | %d | %d | %s | %s | %s |\n",
+            /* a merged file of K sittings: reps is per sitting */
+            const int k = qk_rj_int(json_object_get(dc, "sittings"), "count");
+            char rs[64];
+            if (k > 1)
+                snprintf(rs, sizeof rs, "%d per sitting x %d sittings", reps, k);
+            else
+                snprintf(rs, sizeof rs, "%d", reps);
+            fprintf(f, "| %s | %s (%s) | %s | %s | %d | %s | %s | %s |\n",
                     R->o->results[g->docs[d]], qk_rj_str(ex, "name"), qk_rj_str(ex, "file"),
-                    qk_rj_str(model, "spec"), reps, qk_rj_int(ex, "warmups"),
+                    qk_rj_str(model, "spec"), rs, qk_rj_int(ex, "warmups"),
                     json_is_true(json_object_get(ex, "quick")) ? "yes" : "no",
                     json_is_true(json_object_get(doc, "complete")) ? "yes" : "**no (interrupted)**",
                     qk_rj_str(dc, "date"));

@@ -115,7 +115,7 @@ static int ratio_row(FILE *f, json_t *doc, json_t *cmp, const sit_info *si, char
             const double x = qk_rj_num(e, "ratio"), xl = qk_rj_num(e, "ci_lo"),
                          xh = qk_rj_num(e, "ci_hi");
             if (!ratio_ok(x) || !ratio_ok(xl) || !ratio_ok(xh) || xl > xh) {
-                snprintf(why, why_size, "sitting %d's ratio or interval is not a ratio", j);
+                snprintf(why, why_size, "sitting %d's ratio or interval is not a ratio", j + 1);
                 verdict = -1;
                 break;
             }
@@ -265,7 +265,8 @@ static void runs_line(FILE *f, json_t *sit, const sit_info *si) {
         for (int j = 0; j < si->k; j++) {
             json_t *r = json_array_get(runs, (size_t)j);
             const double el = qk_rj_num(r, "elapsed_s");
-            fprintf(f, "%s sitting %d at %s", j ? ";" : "", j,
+            /* counted from 1, as run's progress and the sitting-J.json files count them */
+            fprintf(f, "%s sitting %d at %s", j ? ";" : "", j + 1,
                     *qk_rj_str(r, "date") ? qk_rj_str(r, "date") : "an unknown date");
             if (isfinite(el) && el >= 0 && el <= 864000)
                 fprintf(f, el < 10 ? " (%.1f s)" : " (%.0f s)", el);
