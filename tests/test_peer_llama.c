@@ -21,24 +21,9 @@
 #include "model/synth.h"
 #include "harness/peers/llama.h"
 #include "model/gemma.h"
+#include "tests/support/test_util.h"
 
 #define TINY QK_TESTDATA_DIR "/tiny-gemma.gguf"
-
-static int skip_unless_installed(void) {
-    if (!qk_peer_llama_built()) {
-        cr_skip_test("peer llama.cpp not built (headers missing: run scripts/install-peer.sh, then "
-                     "rebuild)");
-        return 1;
-    }
-    if (!qk_peer_llama_available(NULL)) {
-        char path[4096];
-        qk_peer_llama_library_path(NULL, path, sizeof path);
-        cr_skip_test("peer llama.cpp not installed (%s missing: run scripts/install-peer.sh)",
-                     path);
-        return 1;
-    }
-    return 0;
-}
 
 Test(peer_llama, missing_library_is_reported_with_path_and_remedy) {
     qk_peer_llama *p = (qk_peer_llama *)1;
@@ -65,7 +50,7 @@ Test(peer_llama, default_library_path) {
 }
 
 Test(peer_llama, matches_our_fp32_path_on_tiny_model) {
-    if (skip_unless_installed()) return;
+    if (qk_test_skip_unless_peer_installed()) return;
     static const int32_t seqs[][13] = {
         {2, 1}, {2, 92, 349, 491, 1}, {2, 348, 411, 358, 508, 511, 453, 0, 242, 254, 486, 87, 1}};
     static const int lens[] = {2, 5, 13};
@@ -132,7 +117,7 @@ static int threads_allowed_exactly(const char *list) {
 /* Pinned to one PU, the threadpool's worker runs there only, and the calling thread keeps the
  * binding it had (ggml would move it onto the threadpool's PUs). */
 Test(peer_llama, threadpool_pinned_and_caller_binding_kept) {
-    if (skip_unless_installed()) return;
+    if (qk_test_skip_unless_peer_installed()) return;
     const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     const int pu = ncpu > 1 ? 1 : 0;
     char want[16];
@@ -236,7 +221,7 @@ Test(peer_llama, an_aborting_peer_is_recorded_and_the_run_goes_on, .init = make_
 
 Test(peer_llama, metadata_llama_cpp_asserts_on_is_refused_first, .init = make_run_dir,
      .fini = remove_run_dir, .timeout = 120) {
-    if (skip_unless_installed()) return;
+    if (qk_test_skip_unless_peer_installed()) return;
     /* the tiny synthetic model with dense_2_feat_in = 96 where the tensor says 64 */
     char model[128];
     snprintf(model, sizeof model, "%s/dense.gguf", run_dir);

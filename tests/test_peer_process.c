@@ -22,24 +22,9 @@
 #include "harness/peers/llama_process.h"
 #include "harness/results.h"
 #include "harness/runner.h"
+#include "tests/support/test_util.h"
 
 #define TINY QK_TESTDATA_DIR "/tiny-gemma.gguf"
-
-static int skip_unless_installed(void) {
-    if (!qk_peer_llama_built()) {
-        cr_skip_test("peer llama.cpp not built (headers missing: run scripts/install-peer.sh, then "
-                     "rebuild)");
-        return 1;
-    }
-    if (!qk_peer_llama_available(NULL)) {
-        char path[4096];
-        qk_peer_llama_library_path(NULL, path, sizeof path);
-        cr_skip_test("peer llama.cpp not installed (%s missing: run scripts/install-peer.sh)",
-                     path);
-        return 1;
-    }
-    return 0;
-}
 
 /* Children of this process (zombies included); the first one's pid into *first, whose command
  * line holds `want` (NULL: any). -1 when /proc cannot be read. */
@@ -118,7 +103,7 @@ static const int32_t TOKENS[] = {2, 348, 411, 358, 508, 511, 453, 0, 242, 254, 4
 #define N_TOKENS 13
 
 Test(peer_process, child_embeds_as_the_in_process_peer_pinned_and_stopped_between_passes) {
-    if (skip_unless_installed()) return;
+    if (qk_test_skip_unless_peer_installed()) return;
     qk_error err = {{0}};
     /* two threads (so ggml's threadpool has a worker), on two PUs when there are (two threads
      * polling on one PU take turns slowly) */
@@ -185,7 +170,7 @@ Test(peer_process, child_embeds_as_the_in_process_peer_pinned_and_stopped_betwee
 }
 
 Test(peer_process, a_killed_child_fails_the_call_and_is_reaped) {
-    if (skip_unless_installed()) return;
+    if (qk_test_skip_unless_peer_installed()) return;
     qk_error err = {{0}};
     const qk_peer_process_options o = {QK_QKBENCH_EXE, NULL, TINY, 1, 16, NULL, 0};
     qk_peer_process *c;
@@ -294,7 +279,7 @@ static json_t *find_record(json_t *doc, const char *name, const char *aggregate)
 }
 
 Test(peer_process, a_run_records_both_peer_modes, .init = make_run_dir, .fini = remove_run_dir) {
-    if (skip_unless_installed()) return;
+    if (qk_test_skip_unless_peer_installed()) return;
     qk_error err = {{0}};
     json_t *doc;
     const qk_run_status st = run_both_modes(&doc, NULL, &err);
@@ -361,7 +346,7 @@ static void kill_the_child(void *ctx, const qk_run_progress *p) {
 
 Test(peer_process, a_child_killed_in_a_run_fails_its_configuration_only, .init = make_run_dir,
      .fini = remove_run_dir) {
-    if (skip_unless_installed()) return;
+    if (qk_test_skip_unless_peer_installed()) return;
     killed_pid = 0;
     qk_error err = {{0}};
     json_t *doc;

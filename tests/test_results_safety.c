@@ -31,27 +31,11 @@
 
 #include "common/output_file.h"
 #include "harness/results.h"
+#include "tests/support/test_util.h"
 
 extern char **environ;
 
 static char dir[64];
-
-static void remove_tree(const char *path) {
-    DIR *d = opendir(path);
-    if (!d) {
-        unlink(path);
-        return;
-    }
-    struct dirent *e;
-    char sub[1024];
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            remove_tree(sub);
-        }
-    closedir(d);
-    rmdir(path);
-}
 
 static void setup(void) {
     snprintf(dir, sizeof dir, "/tmp/qk-safety-XXXXXX");
@@ -59,7 +43,7 @@ static void setup(void) {
 }
 
 static void teardown(void) {
-    remove_tree(dir);
+    qk_test_remove_tree(dir);
 }
 
 TestSuite(results_safety, .init = setup, .fini = teardown, .timeout = 60);

@@ -18,25 +18,9 @@
 #include "harness/topology.h"
 #include "model/gguf.h"
 #include "model/synth.h"
+#include "tests/support/test_util.h"
 
 static char dir[64], model[128];
-
-static void remove_tree(const char *path) {
-    DIR *d = opendir(path);
-    if (!d) {
-        unlink(path);
-        return;
-    }
-    struct dirent *e;
-    char sub[1024];
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            remove_tree(sub);
-        }
-    closedir(d);
-    rmdir(path);
-}
 
 static void setup(void) {
     snprintf(dir, sizeof dir, "/tmp/qk-runner-XXXXXX");
@@ -47,7 +31,7 @@ static void setup(void) {
 }
 
 static void teardown(void) {
-    remove_tree(dir);
+    qk_test_remove_tree(dir);
 }
 
 TestSuite(runner, .init = setup, .fini = teardown, .timeout = 120);

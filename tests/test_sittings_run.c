@@ -18,25 +18,9 @@
 #include <unistd.h>
 
 #include "harness/results.h"
+#include "tests/support/test_util.h"
 
 static char dir[64];
-
-static void remove_tree(const char *path) {
-    DIR *d = opendir(path);
-    if (!d) {
-        unlink(path);
-        return;
-    }
-    struct dirent *e;
-    char sub[1024];
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            remove_tree(sub);
-        }
-    closedir(d);
-    rmdir(path);
-}
 
 static void setup(void) {
     snprintf(dir, sizeof dir, "/tmp/qk-sitrun-XXXXXX");
@@ -55,7 +39,7 @@ static void setup(void) {
 }
 
 static void teardown(void) {
-    remove_tree(dir);
+    qk_test_remove_tree(dir);
 }
 
 TestSuite(sittings_run, .init = setup, .fini = teardown, .timeout = 120);
