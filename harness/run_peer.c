@@ -34,27 +34,6 @@ static int pool_cpus(const run_ctx *rc, const qk_pool *pool, qk_binding_policy b
     return n;
 }
 
-/* The line of a child's stderr that says most: the last one from qkbench or naming an assertion,
- * else the last non-empty one. */
-static void telling_line(FILE *f, char *buf, size_t size) {
-    buf[0] = 0;
-    if (!f) return;
-    rewind(f);
-    char line[512], best[512] = "", last[512] = "";
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\r\n")] = 0;
-        if (!line[0]) continue;
-        snprintf(last, sizeof last, "%s", line);
-        if (strstr(line, "qkbench") || strstr(line, "ASSERT") || strstr(line, "error"))
-            snprintf(best, sizeof best, "%s", line);
-    }
-    const char *src = best[0] ? best : last;
-    size_t n = strlen(src);
-    if (n >= size) n = size - 1; /* cut, as a message would be */
-    memcpy(buf, src, n);
-    buf[n] = 0;
-}
-
 int qk_run_peer_trial(run_ctx *rc, int threads, int max_seq, int n_vocab, char *why, size_t size) {
     int32_t *tokens = malloc((size_t)max_seq * sizeof *tokens);
     if (!tokens) return snprintf(why, size, "peer llama.cpp: out of memory"), -1;
@@ -88,7 +67,7 @@ int qk_run_peer_trial(run_ctx *rc, int threads, int max_seq, int n_vocab, char *
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
     }
     char said[400];
-    telling_line(errf, said, sizeof said);
+    qk_peer_child_last_words(errf, said, sizeof said);
     if (errf) fclose(errf);
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
     char how[96];

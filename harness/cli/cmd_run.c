@@ -205,6 +205,23 @@ static void usage(FILE *f) {
         "(default ./models).\n");
 }
 
+/* The exit code of a run's status (README): 2 bad input, 1 a run-time failure, 130 interrupted;
+ * the error is printed for the first two. */
+static int exit_code(qk_run_status st, const qk_error *err) {
+    switch (st) {
+    case QK_RUN_BAD_INPUT:
+        return qk_cli_error("run", 2, err);
+    case QK_RUN_ERROR:
+    case QK_RUN_FAILED:
+        return qk_cli_error("run", 1, err);
+    case QK_RUN_INTERRUPTED:
+        return 130;
+    case QK_RUN_COMPLETE:
+        break;
+    }
+    return 0;
+}
+
 static int run_sittings(const qk_run_options *o, int sittings, double spacing, console *con,
                         const struct sigaction *old_int, const struct sigaction *old_term) {
     qk_sittings_options so = {o, sittings, spacing, on_sittings_progress};
@@ -214,21 +231,7 @@ static int run_sittings(const qk_run_options *o, int sittings, double spacing, c
     sigaction(SIGINT, old_int, NULL);
     sigaction(SIGTERM, old_term, NULL);
     end_line(con);
-    int code = 0;
-    switch (st) {
-    case QK_RUN_BAD_INPUT:
-        code = qk_cli_error("run", 2, &err);
-        break;
-    case QK_RUN_ERROR:
-    case QK_RUN_FAILED:
-        code = qk_cli_error("run", 1, &err);
-        break;
-    case QK_RUN_INTERRUPTED:
-        code = 130;
-        break;
-    case QK_RUN_COMPLETE:
-        break;
-    }
+    const int code = exit_code(st, &err);
     if (st == QK_RUN_COMPLETE || st == QK_RUN_INTERRUPTED || st == QK_RUN_FAILED) {
         if (out.sum.n_rows) print_sittings_table(&out);
         const int partial = strstr(out.json_path, ".partial.json") != NULL;
@@ -330,23 +333,7 @@ int qk_cmd_run(int argc, char **argv) {
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     end_line(&con);
-    int code = 0;
-    switch (st) {
-    case QK_RUN_BAD_INPUT:
-        code = qk_cli_error("run", 2, &err);
-        break;
-    case QK_RUN_ERROR:
-        code = qk_cli_error("run", 1, &err);
-        break;
-    case QK_RUN_FAILED:
-        code = qk_cli_error("run", 1, &err);
-        break;
-    case QK_RUN_INTERRUPTED:
-        code = 130;
-        break;
-    case QK_RUN_COMPLETE:
-        break;
-    }
+    const int code = exit_code(st, &err);
     if (st == QK_RUN_COMPLETE || st == QK_RUN_INTERRUPTED || st == QK_RUN_FAILED) {
         print_table(&out, out.reps_planned);
         const int partial = strstr(out.json_path, ".partial.json") != NULL;

@@ -200,11 +200,9 @@ out:
         if (r == 0) r = read_all(p->fd, buf, n, REPLY_TIMEOUT_MS);                                 \
     } while (0)
 
-/* The line of the child's stderr that says most: the last one from qkbench or naming an
- * assertion or an error, else the last non-empty one. */
-static void last_words(FILE *f, char *buf, size_t size) {
+void qk_peer_child_last_words(FILE *f, char *buf, size_t size) {
     buf[0] = 0;
-    if (!f) return;
+    if (!f || size == 0) return;
     fflush(f);
     rewind(f);
     char line[512], best[512] = "", last[512] = "";
@@ -215,7 +213,7 @@ static void last_words(FILE *f, char *buf, size_t size) {
         if (strstr(line, "qkbench") || strstr(line, "ASSERT") || strstr(line, "error"))
             snprintf(best, sizeof best, "%s", line);
     }
-    snprintf(buf, size, "%.300s", best[0] ? best : last);
+    snprintf(buf, size, "%s", best[0] ? best : last); /* cut, as a message would be */
     fseek(f, 0, SEEK_END);
 }
 
@@ -231,7 +229,7 @@ static void reap(qk_peer_process *p, int block) {
 /* p->dead from how the child ended (have: st is its wait status) and its last words. */
 static void set_dead(qk_peer_process *p, int have, int st, const char *during) {
     char said[320];
-    last_words(p->errf, said, sizeof said);
+    qk_peer_child_last_words(p->errf, said, 301); /* at most 300 characters of it */
     char how[120];
     if (have && WIFSIGNALED(st)) {
         const char *abbr = sigabbrev_np(WTERMSIG(st));

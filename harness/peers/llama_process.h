@@ -24,6 +24,7 @@
 
 #include <jansson.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "common/error.h"
@@ -58,6 +59,11 @@ int qk_peer_process_embed(qk_peer_process *p, const int32_t *tokens, int n, floa
                           qk_peer_process_times *t, qk_error *err);
 
 int qk_peer_process_dim(const qk_peer_process *p);
+
+/* The line of a child's stderr file f that says most: the last one from qkbench or naming an
+ * assertion or an error, else the last non-empty one; cut to size - 1 characters. f is left at its
+ * end (the child may write more). */
+void qk_peer_child_last_words(FILE *f, char *buf, size_t size);
 pid_t qk_peer_process_pid(const qk_peer_process *p); /* 0 once reaped */
 /* The child's qk_peer_llama_info with "binding" saying how it was bound ("own process, affinity
  * 0-1, llama.cpp default threadpool, poll 50"); borrowed, valid until close. */
